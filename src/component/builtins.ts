@@ -1,0 +1,17 @@
+/** Every built-in component type: adding one is one line here and its own folder. */
+import type { ComponentFactory } from './types.js';
+import { debugExporter } from '../exporters/debug/index.js';
+import { batchProcessor } from '../processors/batch/index.js';
+import { filterProcessor } from '../processors/filter/index.js';
+import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
+import { jsonlReceiver } from '../receivers/jsonl/index.js';
+import { pushReceiver } from '../receivers/push/index.js';
+
+export const builtinFactories: readonly ComponentFactory[] = [
+  jsonlReceiver,
+  pushReceiver,
+  batchProcessor,
+  filterProcessor,
+  memoryLimiterProcessor,
+  debugExporter,
+];

@@ -1,0 +1,50 @@
+/**
+ * Options every exporter gets for free (the Collector's exporterhelper): a
+ * bounded sending queue and retry with exponential backoff. The pipeline runs
+ * them; exporters only send.
+ */
+import type { JsonSchema } from '../model/schemas.js';
+
+export interface SendingQueueConfig {
+  /** Items (events + spans + metrics) the queue holds before it drops the newest. */
+  queue_size: number;
+  /** Batches sent at once. */
+  num_consumers: number;
+}
+
+export interface RetryConfig {
+  enabled: boolean;
+  initial_interval: string;
+  max_interval: string;
+  max_elapsed_time: string;
+}
+
+export interface ExporterSettings {
+  sending_queue: SendingQueueConfig;
+  retry_on_failure: RetryConfig;
+}
+
+export const exporterSettingsProperties: Record<string, JsonSchema> = {
+  sending_queue: {
+    type: 'object',
+    description: 'Bounded queue in front of the exporter. Receivers are paused (or told to retry) above half of it; when it is full the newest batch is dropped and counted (reason queue_full).',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      queue_size: { type: 'integer', minimum: 1, default: 200_000, description: 'Capacity in items (events + spans + metrics).' },
+      num_consumers: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Batches exported concurrently (1 keeps order).' },
+    },
+  },
+  retry_on_failure: {
+    type: 'object',
+    description: 'Retry of retryable export failures with exponential backoff.',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      enabled: { type: 'boolean', default: true, description: 'Retry failed batches whose error is retryable.' },
+      initial_interval: { type: 'string', format: 'duration', default: '1s', description: 'Wait before the first retry.' },
+      max_interval: { type: 'string', format: 'duration', default: '30s', description: 'Upper bound of the wait between retries.' },
+      max_elapsed_time: { type: 'string', format: 'duration', default: '5m', description: 'Give up on a batch (counted as send_failed) after this long; 0 retries forever.' },
+    },
+  },
+};

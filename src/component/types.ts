@@ -1,0 +1,150 @@
+/**
+ * The component contract. A component type is one factory object; the pipeline
+ * creates instances from validated config and hands each a context with
+ * everything it needs. Components never import src/pipeline.
+ */
+import type { Meter } from '@opentelemetry/api';
+import type { OperatorFunction } from 'rxjs';
+import type { Batch } from '../model/types.js';
+import type { Logger, ProblemReporter } from '../util/logger.js';
+import type { JsonSchema } from '../model/schemas.js';
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'extension';
+export type Stability = 'development' | 'alpha' | 'beta' | 'stable';
+
+/** A persistent failure makes /healthz answer 503 until the component reports healthy again. */
+export type ComponentStatus = { healthy: true } | { healthy: false; reason: string };
+
+export interface ComponentContext {
+  /** The id as written in config: `type` or `type/name`. */
+  id: string;
+  type: string;
+  kind: ComponentKind;
+  logger: Logger;
+  /** Logs the first of a repeated problem with its context, then summaries. */
+  problems: ProblemReporter;
+  /** For the component's own instruments (declared in its metrics.ts). */
+  meter: Meter;
+  reportStatus(status: ComponentStatus): void;
+}
+
+/** Why a batch was not taken, and whether offering it again later can succeed. */
+export interface Refusal {
+  reason: string;
+  retryable: boolean;
+  /** A hint for retryable refusals. */
+  retryAfterMs?: number;
+}
+
+export type ConsumeResult =
+  | { status: 'accepted'; acceptedItems: number; rejectedItems: number; rejections: string[] }
+  | ({ status: 'refused' } & Refusal);
+
+/** What a receiver hands its batches to. Synchronous, so a receiver can answer its client at once. */
+export interface BatchConsumer {
+  /**
+   * Offers a batch. Invalid events are rejected one by one (counted, first few described);
+   * a full queue or memory pressure refuses the whole batch.
+   */
+  consume(batch: Batch): ConsumeResult;
+  /** False while downstream queues are above their high-water mark. */
+  ready(): boolean;
+  /** Resolves when ready() turns true: receivers that can pause their source await this. */
+  whenReady(): Promise<void>;
+}
+
+export interface ReceiverContext extends ComponentContext {
+  consumer: BatchConsumer;
+  /** Counts items lost before they became a batch (a malformed line or frame), by reason. */
+  countRefused(count: number, reason: string): void;
+}
+
+export interface ProcessorContext extends ComponentContext {
+  /** The pipeline this instance belongs to (processors are created per pipeline). */
+  pipeline: string;
+  /** Counts items this processor intentionally dropped, by reason. */
+  countDropped(count: number, reason: string): void;
+}
+
+export type ExporterContext = ComponentContext;
+export type ExtensionContext = ComponentContext;
+
+export interface Receiver {
+  start(): Promise<void>;
+  /** Stops intake. Must work without start() and when called twice. */
+  shutdown(): Promise<void>;
+}
+
+export interface Processor {
+  /** Batch stream in, Batch stream out; flushes what it holds when its input completes. */
+  operator: OperatorFunction<Batch, Batch>;
+  /** Checked before a batch enters the pipeline: a refusal goes back to the receiver. */
+  admit?(batch: Batch): Refusal | null;
+  start?(): Promise<void>;
+  /** Releases timers and resources after the stream completed. */
+  shutdown?(): Promise<void>;
+}
+
+export type ExportResult = { ok: true } | { ok: false; retryable: boolean; error: Error };
+
+export interface Exporter {
+  start?(): Promise<void>;
+  /** Sends one batch. Must not throw and must not modify the batch; queueing and retry are the pipeline's. */
+  export(batch: Batch): Promise<ExportResult>;
+  /** Flushes and releases. Must work without start() and when called twice. */
+  shutdown(): Promise<void>;
+}
+
+export interface Extension {
+  start(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+interface FactoryBase {
+  /** The config key, lower_snake_case. */
+  type: string;
+  /** One line, shown by `scope-pipeline components`. */
+  description: string;
+  stability?: Stability;
+  /** JSON Schema of the config, with defaults and a description per option (the README's text). */
+  configSchema: JsonSchema;
+}
+
+/**
+ * Cross-field rules that a schema cannot say. Returns problems as
+ * `option.path: message`; the pipeline prefixes the component's path.
+ * Method syntax keeps factories with specific config types assignable to the registry.
+ */
+export interface ReceiverFactory<C = unknown> extends FactoryBase {
+  kind: 'receiver';
+  validate?(config: C): string[];
+  create(config: C, context: ReceiverContext): Receiver;
+}
+
+export interface ProcessorFactory<C = unknown> extends FactoryBase {
+  kind: 'processor';
+  /** True when the processor changes batches in place: fan-out then gives it its own copy. */
+  mutatesData: boolean;
+  validate?(config: C): string[];
+  create(config: C, context: ProcessorContext): Processor;
+}
+
+export interface ExporterFactory<C = unknown> extends FactoryBase {
+  kind: 'exporter';
+  validate?(config: C): string[];
+  create(config: C, context: ExporterContext): Exporter;
+}
+
+export interface ExtensionFactory<C = unknown> extends FactoryBase {
+  kind: 'extension';
+  validate?(config: C): string[];
+  create(config: C, context: ExtensionContext): Extension;
+}
+
+export type ComponentFactory = ReceiverFactory | ProcessorFactory | ExporterFactory | ExtensionFactory;
+
+/** Identity helpers that infer a factory's config type from its create(). */
+export const defineReceiver = <C>(f: ReceiverFactory<C>): ReceiverFactory<C> => f;
+export const defineProcessor = <C>(f: ProcessorFactory<C>): ProcessorFactory<C> => f;
+export const defineExporter = <C>(f: ExporterFactory<C>): ExporterFactory<C> => f;
+export const defineExtension = <C>(f: ExtensionFactory<C>): ExtensionFactory<C> => f;

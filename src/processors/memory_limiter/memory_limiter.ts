@@ -1,0 +1,91 @@
+/**
+ * Refuses data while memory use is above a soft limit and accepts again below
+ * it, as the Collector's memory_limiter does. The refusal goes back to the
+ * receiver (which pushes back on its source or answers 429), so nothing
+ * already in the pipeline is lost.
+ */
+import { totalmem } from 'node:os';
+import type { OperatorFunction } from 'rxjs';
+import type { ComponentContext, Processor, Refusal } from '../../component/types.js';
+import { parseDuration } from '../../config/units.js';
+import type { Batch } from '../../model/types.js';
+import type { MemoryLimiterConfig } from './config.js';
+
+const MiB = 1024 * 1024;
+
+export interface MemoryLimits {
+  hardBytes: number;
+  softBytes: number;
+}
+
+export function computeLimits(c: MemoryLimiterConfig, total = totalmem()): MemoryLimits {
+  const hardBytes = c.limit_mib !== undefined ? c.limit_mib * MiB : Math.floor((total * (c.limit_percentage ?? 100)) / 100);
+  const spikeBytes =
+    c.spike_limit_mib !== undefined ? c.spike_limit_mib * MiB
+      : c.spike_limit_percentage !== undefined ? Math.floor((total * c.spike_limit_percentage) / 100)
+        : Math.floor(hardBytes * 0.2);
+  return { hardBytes, softBytes: hardBytes - spikeBytes };
+}
+
+export function measureMemory(source: MemoryLimiterConfig['memory_source']): number {
+  if (source === 'rss') return process.memoryUsage.rss();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+export class MemoryLimiter implements Processor {
+  /** Data passes untouched: the work is done in admit(), before a batch enters the pipeline. */
+  readonly operator: OperatorFunction<Batch, Batch> = (source) => source;
+  private refusing = false;
+  private lastUsed = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly limits: MemoryLimits;
+  private readonly intervalMs: number;
+  private readonly refusal: Refusal;
+
+  constructor(
+    private readonly config: MemoryLimiterConfig,
+    private readonly ctx: ComponentContext,
+  ) {
+    this.limits = computeLimits(config);
+    this.intervalMs = parseDuration(config.check_interval);
+    this.refusal = { reason: 'memory_limit', retryable: true, retryAfterMs: this.intervalMs };
+    const used = ctx.meter.createObservableGauge('scope_processor_memory_limiter_used_bytes', {
+      unit: 'By', description: 'Memory use as the memory_limiter last measured it.',
+    });
+    used.addCallback((r) => r.observe(this.lastUsed, { processor: ctx.id }));
+  }
+
+  admit(_batch: Batch): Refusal | null {
+    return this.refusing ? this.refusal : null;
+  }
+
+  /** Measures now; exposed so the first check does not wait a whole interval. */
+  check(): void {
+    const used = measureMemory(this.config.memory_source);
+    this.lastUsed = used;
+    const mib = (n: number): number => Math.round(n / MiB);
+    if (used > this.limits.hardBytes) {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc) gc();
+    }
+    if (!this.refusing && used > this.limits.softBytes) {
+      this.refusing = true;
+      this.ctx.logger.warn('memory above soft limit: refusing data', { used_mib: mib(used), soft_limit_mib: mib(this.limits.softBytes), hard_limit_mib: mib(this.limits.hardBytes) });
+    } else if (this.refusing && used <= this.limits.softBytes) {
+      this.refusing = false;
+      this.ctx.logger.info('memory below soft limit again: accepting data', { used_mib: mib(used), soft_limit_mib: mib(this.limits.softBytes) });
+    }
+  }
+
+  async start(): Promise<void> {
+    this.check();
+    this.timer = setInterval(() => this.check(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
