@@ -57,15 +57,24 @@ async function run(files: string[], logLevel: LogLevel | undefined): Promise<voi
     if (error instanceof ScopeError) fail(error.message);
     throw error;
   }
+  // A daemon runs until signalled, even when nothing else (a server, a socket) holds the event loop.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
+      // Not process.exit(): it waits for worker threads, and one may be stuck writing to a full pipe.
+      // Re-raising with the default action ends the process at once.
       logger.warn('second signal: exiting without draining', { signal });
-      process.exit(1);
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+      return;
     }
     stopping = true;
     logger.info('draining', { signal });
-    void pipeline.shutdown().then(({ drained }) => process.exit(drained ? 0 : 1));
+    void pipeline.shutdown().then(({ drained }) => {
+      clearInterval(keepAlive);
+      process.exit(drained ? 0 : 1);
+    });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

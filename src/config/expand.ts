@@ -1,10 +1,9 @@
 /**
  * `${env:VAR}` and `${env:VAR:-default}` expansion in string values, `$$` for a literal `$`,
- * as the OpenTelemetry Collector does. A value that is exactly one reference takes
- * the type its expansion reads as in YAML (`${env:PORT}` → a number).
+ * as the OpenTelemetry Collector does. A value that is exactly one reference
+ * becomes a number or boolean when its text is exactly one (`${env:PORT}` → 4317);
+ * any other text is kept verbatim (a password with ` #` in it stays whole).
  */
-import { parse as parseYaml } from 'yaml';
-
 const reference = /\$\$|\$\{([^}]*)\}/g;
 const envReference = /^env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 
@@ -32,12 +31,8 @@ function expandString(text: string, path: string, env: NodeJS.ProcessEnv, proble
     return value;
   });
   if (whole !== undefined) {
-    try {
-      const typed: unknown = parseYaml(whole);
-      if (typed === null || ['string', 'number', 'boolean'].includes(typeof typed)) return typed ?? whole;
-    } catch {
-      // not a YAML scalar: keep the text
-    }
+    if (/^-?(0|[1-9]\d*)(\.\d+)?$/.test(whole)) return Number(whole);
+    if (whole === 'true' || whole === 'false') return whole === 'true';
     return whole;
   }
   return out;

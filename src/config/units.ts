@@ -53,6 +53,16 @@ export function parseEndpoint(endpoint: string): { host: string; port: number } 
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(endpoint);
   if (!m) throw new RangeError(`"${endpoint}" is not host:port`);
   const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1] || '127.0.0.1';
-  return { host, port: Number(m[2]) };
+  const port = Number(m[2]);
+  if (port > 65535) throw new RangeError(`"${endpoint}": port must be 0-65535`);
+  return { host, port };
 }
-export const ENDPOINT_PATTERN = '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):\\d{1,5}$';
+/** True for `host:port` with a port in 0-65535. */
+export function isEndpoint(endpoint: string): boolean {
+  try {
+    parseEndpoint(endpoint);
+    return true;
+  } catch {
+    return false;
+  }
+}

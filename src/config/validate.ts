@@ -8,13 +8,14 @@ import { exporterSettingsProperties } from '../component/exporter_settings.js';
 import type { ComponentFactory, ComponentKind } from '../component/types.js';
 import type { JsonSchema } from '../model/schemas.js';
 import { ScopeError } from '../util/errors.js';
-import { ENDPOINT_PATTERN, tryParseDuration, tryParseSize } from './units.js';
+import { isEndpoint, tryParseDuration, tryParseSize } from './units.js';
 import { parseComponentId, SECTIONS, type ResolvedConfig } from './types.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+// coerceTypes: YAML `timeout: 0` or a port written as a number are what users mean, as the Collector's weak typing allows.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false, verbose: true });
 ajv.addFormat('duration', { type: 'string', validate: (s: string) => tryParseDuration(s) !== null });
-ajv.addFormat('size', { validate: (s: string | number) => tryParseSize(s) !== null });
-ajv.addFormat('endpoint', { type: 'string', validate: (s: string) => new RegExp(ENDPOINT_PATTERN).test(s) });
+ajv.addFormat('size', { type: 'string', validate: (s: string) => tryParseSize(s) !== null });
+ajv.addFormat('endpoint', { type: 'string', validate: isEndpoint });
 
 const formatMessages: Record<string, string> = {
   duration: 'must match duration like 200ms, 5s or 1m30s',

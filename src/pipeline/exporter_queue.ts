@@ -185,7 +185,6 @@ function abortPromise(signal: AbortSignal): Promise<void> {
 function raceTimeout(p: Promise<void>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    t.unref();
     void p.then(() => {
       clearTimeout(t);
       resolve();

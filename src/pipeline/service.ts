@@ -202,7 +202,10 @@ class RunningPipeline implements Pipeline {
   private async doShutdown(): Promise<ShutdownResult> {
     this.state = 'stopping';
     const timeoutMs = parseDuration(this.config.service.shutdown_timeout);
-    const deadline = AbortSignal.timeout(timeoutMs);
+    // A ref'd timer, unlike AbortSignal.timeout(): shutdown must finish even when nothing else keeps the loop alive.
+    const deadlineController = new AbortController();
+    const deadlineTimer = setTimeout(() => deadlineController.abort(), timeoutMs);
+    const deadline = deadlineController.signal;
     let drained = true;
     const bounded = async (what: string, work: () => Promise<unknown> | unknown): Promise<void> => {
       try {
@@ -242,6 +245,7 @@ class RunningPipeline implements Pipeline {
     for (const [id, ext] of this.extensions) await bounded(`extension ${id}`, () => ext.shutdown());
     for (const reporter of this.problemReporters) reporter.flush();
     await this.telemetry.shutdown();
+    clearTimeout(deadlineTimer);
     this.state = 'stopped';
     this.logger.info('pipeline stopped', { drained });
     return { drained };

@@ -10,8 +10,10 @@ export function formatNanos(ns: bigint): string {
   return `${iso.slice(0, 19)}.${fraction}Z`;
 }
 
+/** Strings print raw unless they would break the one-line-per-item layout. */
 function value(v: AttributeValue): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+  if (typeof v === 'string') return /[\r\n]/.test(v) ? JSON.stringify(v) : v;
+  return JSON.stringify(v);
 }
 
 function attrs(a: Attributes): string {

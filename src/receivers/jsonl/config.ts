@@ -35,7 +35,7 @@ export const jsonlConfigSchema: JsonSchema = {
       description: 'Items handed on per batch.',
     },
     max_line_bytes: {
-      format: 'size', default: '1MiB',
+      type: ['string', 'integer'], minimum: 1, format: 'size', default: '1MiB',
       description: 'Longer lines are skipped and counted (reason line_too_long).',
     },
   },

@@ -1,0 +1,158 @@
+/** The scope-pipeline command as users run it. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { closeSync, constants, createWriteStream, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { eventToJson } from '../../src/index.js';
+import { CLI, ROOT, event, startDaemon, tempDir, until } from '../helpers.js';
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('scope-pipeline command', () => {
+  it('validates the shipped configs', () => {
+    for (const extra of [[], ['--config', 'config/development.yaml'], ['--config', 'config/production.yaml']]) {
+      const r = cli(['validate', '--config', 'config/pipeline.yaml', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /valid/);
+    }
+  });
+
+  it('reports every error of a bad config with its path and exits 1, without a stack trace', (t) => {
+    const file = join(tempDir(t), 'bad.yaml');
+    writeFileSync(file, `
+receivers:
+  jsonl: { path: in.jsonl }
+processors:
+  batch: { timeout: soon }
+  bacth: {}
+exporters:
+  debug: { format: yaml }
+service:
+  pipelines:
+    p: { receivers: [jsonl], processors: [batch], exporters: [debug, otlp] }
+`);
+    const r = cli(['validate', '--config', file]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.split('\n');
+    const expected = [
+      'processors.batch.timeout: must match duration like 200ms, 5s or 1m30s',
+      'processors.bacth: unknown processor type "bacth" (known: batch, filter, memory_limiter',
+      'exporters.debug.format: must be one of text, json',
+      'service.pipelines.p.exporters[1]: exporter "otlp" is not declared under exporters',
+    ];
+    for (const e of expected) assert.ok(lines.some((l) => l.includes(e)), `missing "${e}" in:\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('says which file cannot be read or parsed', (t) => {
+    const dir = tempDir(t);
+    const missing = cli(['validate', '--config', join(dir, 'nope.yaml')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot read config file .*nope\.yaml: ENOENT/);
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'receivers: [unclosed\n');
+    const parsed = cli(['validate', '--config', broken]);
+    assert.equal(parsed.code, 1);
+    assert.match(parsed.stderr, /broken\.yaml/);
+  });
+
+  it('lists the built-in components', () => {
+    const r = cli(['components']);
+    assert.equal(r.code, 0);
+    for (const [kind, type] of [['receiver', 'jsonl'], ['receiver', 'push'], ['processor', 'batch'], ['processor', 'filter'], ['processor', 'memory_limiter'], ['exporter', 'debug']]) {
+      assert.match(r.stdout, new RegExp(`^${kind}\\s+${type}\\s+\\S+\\s+\\S.+$`, 'm'));
+    }
+  });
+
+  it('prints the resolved config: files merged, env expanded, defaults applied', (t) => {
+    const file = join(tempDir(t), 'override.yaml');
+    writeFileSync(file, 'processors:\n  batch:\n    timeout: ${env:BATCH_TIMEOUT:-1s}\n');
+    const r = cli(['print-config', '--config', 'config/pipeline.yaml', '--config', file], { BATCH_TIMEOUT: '750ms', SCOPE_CAPTURE: 'x.jsonl' });
+    assert.equal(r.code, 0, r.stderr);
+    const printed = parse(r.stdout) as { processors: { batch: { timeout: string; send_batch_max_size: number } }; receivers: Record<string, { path: string }>; service: { shutdown_timeout: string } };
+    assert.equal(printed.processors.batch.timeout, '750ms');
+    assert.equal(printed.processors.batch.send_batch_max_size, 0);
+    assert.equal(printed.receivers['jsonl/demo'].path, 'x.jsonl');
+    assert.equal(printed.service.shutdown_timeout, '10s');
+  });
+
+  it('answers --help and --version, and refuses unknown commands and options', () => {
+    const help = cli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--config FILE/);
+    const version = cli(['--version']);
+    assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    assert.equal(cli(['frobnicate']).code, 1);
+    assert.equal(cli(['--frobnicate']).code, 1);
+    assert.equal(cli(['--log-level', 'loud', 'components']).code, 1);
+  });
+
+  it('works as the installed bin through npx', () => {
+    const out = execFileSync('npx', ['--no-install', 'scope-pipeline', '--version'], { cwd: ROOT, encoding: 'utf8' });
+    assert.match(out.trim(), /^\d+\.\d+\.\d+/);
+  });
+
+  it('runs the embedded default config with no --config, and drains on SIGINT', async () => {
+    const daemon = startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0' });
+    // The default capture path is relative to the repository root.
+    daemon.child.kill('SIGKILL');
+    await daemon.exit();
+    const fromRoot = startDaemonIn(ROOT);
+    await until(() => fromRoot.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
+    assert.match(fromRoot.stdout(), /event process\.exit shop@localhost <0\.95\.0>/);
+    fromRoot.child.kill('SIGINT');
+    assert.equal((await fromRoot.exit()).code, 0, fromRoot.stderr());
+  });
+
+  it('exits at once on a second signal when draining is stuck', async (t) => {
+    const dir = tempDir(t);
+    const input = join(dir, 'in.jsonl');
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // Hold the read end open but never read: once the pipe's buffer fills, the exporter's writes wait forever.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    t.after(() => closeSync(reader));
+    const stream = createWriteStream(input);
+    for (let i = 0; i < 5000; i++) stream.write(eventToJson(event()) + '\n');
+    stream.end();
+    await once(stream, 'finish');
+    const config = join(dir, 'p.yaml');
+    writeFileSync(config, `
+receivers: { jsonl: { path: ${input} } }
+exporters: { debug: { path: ${fifo}, format: json } }
+service:
+  shutdown_timeout: 1h
+  pipelines: { p: { receivers: [jsonl], exporters: [debug] } }
+  telemetry: { metrics: { level: none } }
+`);
+    const daemon = startDaemon(['--config', config]);
+    t.after(() => daemon.child.kill('SIGKILL'));
+    await until(() => daemon.stderr().includes('pipeline started'), 10_000, 'start');
+    await new Promise((r) => setTimeout(r, 300));
+    daemon.child.kill('SIGTERM');
+    await until(() => daemon.stderr().includes('draining'), 5000, 'draining');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(daemon.child.exitCode, null, 'still draining');
+    const at = Date.now();
+    daemon.child.kill('SIGTERM');
+    const { signal } = await daemon.exit();
+    assert.equal(signal, 'SIGTERM', 'ended by the re-raised signal, not by a drained exit');
+    assert.ok(Date.now() - at < 3000);
+  });
+});
+
+function startDaemonIn(cwd: string) {
+  const previous = process.cwd();
+  process.chdir(cwd);
+  try {
+    return startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0' });
+  } finally {
+    process.chdir(previous);
+  }
+}

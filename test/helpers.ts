@@ -1,0 +1,133 @@
+/** Shared test helpers: collecting and failing exporters, temp dirs, event builders, the daemon as a child process. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineExporter, type Batch, type ExportResult, type ScopeEvent } from '../src/index.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = join(ROOT, 'build/src/cli.js');
+
+export function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scope-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+let seq = 0;
+export function event(overrides: Partial<ScopeEvent> = {}): ScopeEvent {
+  seq++;
+  return {
+    id: `e${seq}`,
+    type: 'message.send',
+    schemaVersion: 1,
+    time: 1764000000000000000n + BigInt(seq),
+    source: { node: 'app@host', component: 'test' },
+    pid: '<0.80.0>',
+    attributes: { 'beam.peer_pid': '<0.81.0>', 'beam.message': `{ping,${seq}}` },
+    ...overrides,
+  };
+}
+
+export function eventBatch(count: number): Batch {
+  return { events: Array.from({ length: count }, () => event()), spans: [], metrics: [] };
+}
+
+/** A sink that keeps every batch it is given (an exporter type tests register under their own name). */
+export class Collector {
+  readonly batches: Batch[] = [];
+  started = 0;
+  stopped = 0;
+  /** When set, export() waits for it (lets tests hold the queue). */
+  gate?: Promise<void>;
+  failWith?: { retryable: boolean; message: string };
+
+  get items(): number {
+    return this.batches.reduce((n, b) => n + b.events.length + b.spans.length + b.metrics.length, 0);
+  }
+
+  get events(): ScopeEvent[] {
+    return this.batches.flatMap((b) => b.events);
+  }
+
+  factory(type: string) {
+    return defineExporter<Record<string, unknown>>({
+      type,
+      kind: 'exporter',
+      description: 'test collector',
+      configSchema: { type: 'object', additionalProperties: false, properties: {} },
+      create: () => ({
+        start: async () => {
+          this.started++;
+        },
+        export: async (batch): Promise<ExportResult> => {
+          if (this.gate) await this.gate;
+          if (this.failWith) return { ok: false, retryable: this.failWith.retryable, error: new Error(this.failWith.message) };
+          this.batches.push(batch);
+          return { ok: true };
+        },
+        shutdown: async () => {
+          this.stopped++;
+        },
+      }),
+    });
+  }
+}
+
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Value of one Prometheus sample (summed over series whose labels include `labels`). */
+export function promValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    const m = /^([^{ ]+)(\{(.*)\})? ([^ ]+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const series = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => series[k] === v)) sum += Number(m[4]);
+  }
+  return sum;
+}
+
+export interface Daemon {
+  child: ChildProcessWithoutNullStreams;
+  stderr(): string;
+  stdout(): string;
+  /** The /metrics base URL, once the daemon logged it. */
+  metricsUrl(): Promise<string>;
+  exit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    stderr: () => err,
+    stdout: () => out,
+    metricsUrl: async () => {
+      let url = '';
+      await until(() => {
+        const m = /"metrics":"(http:\/\/[^"]+)"/.exec(err);
+        url = m ? m[1] : '';
+        return url !== '' || child.exitCode !== null;
+      }, 10_000, 'the daemon to log its metrics address');
+      if (!url) throw new Error(`daemon exited early: ${err}`);
+      return url;
+    },
+    exit: () => exited,
+  };
+}
