@@ -97,8 +97,9 @@ class RunningPipeline implements Pipeline {
     };
 
     for (const id of service.extensions) {
-      const factory = registry.get('extension', context(id, 'extension').type);
-      if (factory) this.extensions.set(id, factory.create(this.config.extensions[id], context(id, 'extension')));
+      const ctx = context(id, 'extension');
+      const factory = registry.get('extension', ctx.type);
+      if (factory) this.extensions.set(id, factory.create(this.config.extensions[id], ctx));
     }
 
     const exporterIds = new Set(Object.values(service.pipelines).flatMap((p) => p.exporters));
