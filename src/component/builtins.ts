@@ -4,10 +4,12 @@ import { debugExporter } from '../exporters/debug/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
+import { beamTracePortReceiver } from '../receivers/beam_trace_port/index.js';
 import { jsonlReceiver } from '../receivers/jsonl/index.js';
 import { pushReceiver } from '../receivers/push/index.js';
 
 export const builtinFactories: readonly ComponentFactory[] = [
+  beamTracePortReceiver,
   jsonlReceiver,
   pushReceiver,
   batchProcessor,

@@ -1,0 +1,198 @@
+/**
+ * Client of BEAM IP trace ports: one TCP connection per node, frames decoded
+ * and mapped as they arrive, reconnection with capped backoff and jitter.
+ * When the pipeline pushes back, the socket stops being read: the node's trace
+ * driver then queues and, when its queue is full, drops and counts (Op 1 frames),
+ * so the node itself is never slowed down by us.
+ */
+import { connect, type Socket } from 'node:net';
+import { decodeTerm, EtfError } from '../../beam/etf.js';
+import type { Receiver, ReceiverContext } from '../../component/types.js';
+import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
+import type { ScopeEvent } from '../../model/types.js';
+import type { BeamTracePortConfig } from './config.js';
+import { FrameError, FrameReader, OP_DROP, OP_TERM } from './framing.js';
+import { TraceMapper } from './mapping.js';
+import { createTracePortInstruments, type TracePortInstruments } from './metrics.js';
+
+class TracePortConnection {
+  private socket?: Socket;
+  private readonly reader: FrameReader;
+  private mapper: TraceMapper;
+  private pending: ScopeEvent[] = [];
+  private stopped = false;
+  private backoffMs: number;
+  private retryTimer?: NodeJS.Timeout;
+  private waitingForPipeline = false;
+  private connected = false;
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly config: BeamTracePortConfig,
+    private readonly ctx: ReceiverContext,
+    private readonly instruments: TracePortInstruments,
+  ) {
+    this.reader = new FrameReader(parseSize(config.max_frame_bytes));
+    this.mapper = this.newMapper();
+    this.backoffMs = parseDuration(config.reconnect.initial_interval);
+  }
+
+  private newMapper(): TraceMapper {
+    return new TraceMapper({
+      component: this.ctx.id,
+      maxMessageBytes: this.config.max_message_bytes,
+      onClockEstimated: (node) => this.ctx.logger.warn(
+        'monotonic trace timestamps without scope_clock frames: Unix time estimated from arrival (start tracing with ScopeBeam.Tracer, or use the timestamp flag)',
+        { endpoint: this.endpoint, node },
+      ),
+    });
+  }
+
+  start(): void {
+    this.open();
+  }
+
+  private open(): void {
+    if (this.stopped) return;
+    const { host, port } = parseEndpoint(this.endpoint);
+    const socket = connect({ host, port, noDelay: true });
+    this.socket = socket;
+    this.reader.reset();
+    this.mapper = this.newMapper();
+    socket.on('connect', () => {
+      this.connected = true;
+      this.backoffMs = parseDuration(this.config.reconnect.initial_interval);
+      this.instruments.reconnects.add(1, { receiver: this.ctx.id, endpoint: this.endpoint });
+      this.ctx.logger.info('connected to trace port', { endpoint: this.endpoint });
+      this.ctx.reportStatus({ healthy: true });
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!this.connected) this.ctx.problems.report('connect_failed', 'cannot connect to trace port; retrying', { endpoint: this.endpoint, error: error.code ?? error.message });
+      else this.ctx.logger.warn('trace port connection failed', { endpoint: this.endpoint, error: error.code ?? error.message });
+    });
+    socket.on('close', () => {
+      if (this.connected) this.ctx.logger.info('trace port connection closed', { endpoint: this.endpoint, node: this.mapper.node });
+      this.connected = false;
+      this.flush();
+      if (this.socket === socket) this.socket = undefined;
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retryTimer) return;
+    const max = parseDuration(this.config.reconnect.max_interval);
+    const wait = this.backoffMs * (0.8 + Math.random() * 0.4); // ±20% jitter so several receivers do not reconnect in step
+    this.backoffMs = Math.min(max, this.backoffMs * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.open();
+    }, wait);
+  }
+
+  private onData(chunk: Buffer): void {
+    const reader = this.reader;
+    reader.feed(chunk);
+    let frames = 0;
+    try {
+      for (;;) {
+        const op = reader.next();
+        if (op < 0) break;
+        if (op === OP_DROP) {
+          this.instruments.droppedMessages.add(reader.size, { receiver: this.ctx.id, node: this.mapper.node });
+          this.mapper.dropped(reader.size, this.pending);
+        } else if (op === OP_TERM) {
+          frames++;
+          this.frame(reader.payload, reader.start, reader.end);
+        }
+        if (this.pending.length >= this.config.max_batch_items) this.flush();
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.ctx.countRefused(1, 'bad_frame');
+      this.ctx.problems.report('bad_frame', 'not a trace port stream: closing and reconnecting', { endpoint: this.endpoint, error: error.message });
+      this.socket?.destroy();
+    }
+    if (frames > 0) this.instruments.frames.add(frames, { receiver: this.ctx.id });
+    this.flush();
+  }
+
+  private frame(buf: Buffer, start: number, end: number): void {
+    let term;
+    try {
+      term = decodeTerm(buf, undefined, start, end);
+    } catch (error) {
+      if (!(error instanceof EtfError)) throw error;
+      this.ctx.countRefused(1, 'malformed');
+      this.ctx.problems.report('malformed', 'undecodable trace frame skipped', { endpoint: this.endpoint, error: error.message, bytes: end - start });
+      return;
+    }
+    const outcome = this.mapper.map(term, this.pending);
+    if (outcome === 'unknown') {
+      this.ctx.countRefused(1, 'unknown_message');
+      this.ctx.problems.report('unknown_message', 'unrecognised trace message skipped', { endpoint: this.endpoint, term: buf.subarray(start, Math.min(end, start + 64)).toString('hex') });
+    }
+  }
+
+  /** Hands on what was decoded; pauses the socket while the pipeline pushes back. */
+  private flush(): void {
+    if (this.pending.length === 0 || this.waitingForPipeline) return;
+    const events = this.pending;
+    this.pending = [];
+    const result = this.ctx.consumer.consume({ events, spans: [], metrics: [] });
+    if (result.status === 'refused' && result.retryable && !this.stopped) {
+      this.pending = events.concat(this.pending);
+      this.pauseUntilReady(result.retryAfterMs);
+    } else if (!this.ctx.consumer.ready()) {
+      this.pauseUntilReady();
+    }
+  }
+
+  private pauseUntilReady(retryAfterMs?: number): void {
+    if (this.waitingForPipeline) return;
+    this.waitingForPipeline = true;
+    this.socket?.pause();
+    const resume = (): void => {
+      this.waitingForPipeline = false;
+      if (this.stopped) return;
+      this.flush();
+      if (!this.waitingForPipeline) this.socket?.resume();
+    };
+    const wait = retryAfterMs !== undefined ? new Promise((r) => setTimeout(r, retryAfterMs)) : this.ctx.consumer.whenReady();
+    void wait.then(resume);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const socket = this.socket;
+    if (socket && !socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.destroy();
+      });
+    }
+    this.waitingForPipeline = false;
+    this.flush();
+  }
+}
+
+export class BeamTracePortReceiver implements Receiver {
+  private readonly connections: TracePortConnection[];
+
+  constructor(config: BeamTracePortConfig, ctx: ReceiverContext) {
+    const endpoints = Array.isArray(config.endpoint) ? config.endpoint : [config.endpoint];
+    const instruments = createTracePortInstruments(ctx.meter);
+    this.connections = endpoints.map((e) => new TracePortConnection(e, config, ctx, instruments));
+  }
+
+  async start(): Promise<void> {
+    for (const c of this.connections) c.start();
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.stop()));
+  }
+}

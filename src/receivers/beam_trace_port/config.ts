@@ -1,0 +1,44 @@
+import type { JsonSchema } from '../../model/schemas.js';
+
+export interface BeamTracePortConfig {
+  endpoint: string | string[];
+  max_frame_bytes: string | number;
+  max_message_bytes: number;
+  max_batch_items: number;
+  reconnect: { initial_interval: string; max_interval: string };
+}
+
+export const beamTracePortConfigSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    endpoint: {
+      type: ['string', 'array'],
+      items: { type: 'string', format: 'endpoint' },
+      minItems: 1,
+      format: 'endpoint',
+      default: '127.0.0.1:4711',
+      description: 'host:port of a BEAM node\'s IP trace port (dbg:trace_port(ip, Port) or ScopeBeam.Tracer), or a list of them: one connection per node.',
+    },
+    max_frame_bytes: {
+      type: ['string', 'integer'], minimum: 6, format: 'size', default: '16MiB',
+      description: 'Largest frame accepted; a larger one means the stream is not a trace port (or is hostile): the connection is closed, counted and reopened.',
+    },
+    max_message_bytes: {
+      type: 'integer', minimum: 16, default: 1024,
+      description: 'Rendered Erlang terms (messages, arguments, return values, exit reasons) are cut to this many characters, ending in "...".',
+    },
+    max_batch_items: {
+      type: 'integer', minimum: 1, default: 8192,
+      description: 'Events handed on per batch (a batch is also handed on at the end of every chunk read from the socket).',
+    },
+    reconnect: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Reconnection after the node goes away or the connection fails: exponential backoff with jitter.',
+      properties: {
+        initial_interval: { type: 'string', format: 'duration', default: '100ms', description: 'First wait before reconnecting.' },
+        max_interval: { type: 'string', format: 'duration', default: '5s', description: 'Longest wait between attempts.' },
+      },
+    },
+  },
+};

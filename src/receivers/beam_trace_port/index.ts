@@ -1,0 +1,12 @@
+import { defineReceiver } from '../../component/types.js';
+import { BeamTracePortReceiver } from './beam_trace_port.js';
+import { beamTracePortConfigSchema, type BeamTracePortConfig } from './config.js';
+
+export const beamTracePortReceiver = defineReceiver<BeamTracePortConfig>({
+  type: 'beam_trace_port',
+  kind: 'receiver',
+  description: 'Attaches to a live BEAM node through OTP\'s IP trace port and maps every trace message into events',
+  stability: 'alpha',
+  configSchema: beamTracePortConfigSchema,
+  create: (config, ctx) => new BeamTracePortReceiver(config, ctx),
+});
