@@ -68,7 +68,11 @@ class TracePortConnection {
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (!this.connected) this.ctx.problems.report('connect_failed', 'cannot connect to trace port; retrying', { endpoint: this.endpoint, error: error.code ?? error.message });
+      if (!this.connected) {
+        this.ctx.problems.report('connect_failed', 'no BEAM trace port reachable yet; retrying (start one with ScopeBeam.Tracer.start/1 or dbg:trace_port(ip, …))', {
+          endpoint: this.endpoint, error: error.code ?? error.message,
+        });
+      }
       else this.ctx.logger.warn('trace port connection failed', { endpoint: this.endpoint, error: error.code ?? error.message });
     });
     socket.on('close', () => {
