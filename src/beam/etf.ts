@@ -94,12 +94,18 @@ class Decoder {
     this.pos += 5;
     if (size > this.limits.maxUncompressedBytes) throw new EtfError(`compressed term inflates to ${size} bytes, over the limit`, at);
     let inflated: Buffer;
+    let consumed: number;
     try {
-      inflated = inflateSync(this.buf.subarray(this.pos, this.end), { maxOutputLength: Math.max(size, 1) });
+      const result = inflateSync(this.buf.subarray(this.pos, this.end), { maxOutputLength: Math.max(size, 1), info: true }) as unknown as {
+        buffer: Buffer; engine: { bytesWritten: number };
+      };
+      inflated = result.buffer;
+      consumed = result.engine.bytesWritten;
     } catch (error) {
       throw new EtfError(`bad compressed term: ${(error as Error).message}`, at);
     }
     if (inflated.length !== size) throw new EtfError(`compressed term inflated to ${inflated.length} bytes, header said ${size}`, at);
+    if (consumed !== this.end - this.pos) throw new EtfError(`${this.end - this.pos - consumed} bytes left after the compressed term`, at);
     const outer = { buf: this.buf, view: this.view, end: this.end };
     this.buf = inflated;
     this.view = new DataView(inflated.buffer, inflated.byteOffset, inflated.byteLength);
@@ -197,23 +203,8 @@ class Decoder {
         this.pos += len;
         return out;
       }
-      case 108: { // LIST_EXT
-        this.need(4);
-        const n = this.view.getUint32(this.pos, false);
-        this.pos += 4;
-        this.count(n + 1, 1, this.limits.maxListLength + 1, 'list');
-        this.enter();
-        const elements: Term[] = new Array<Term>(n);
-        for (let i = 0; i < n; i++) elements[i] = this.term();
-        const tail = this.term();
-        this.depth--;
-        if (Array.isArray(tail)) {
-          if (tail.length === 0) return elements;
-          for (const t of tail) elements.push(t); // a proper list in the tail position: still a proper list
-          return elements;
-        }
-        return new ErlImproperList(elements, tail);
-      }
+      case 108: // LIST_EXT
+        return this.list();
       case 109: { // BINARY_EXT
         this.need(4);
         const len = this.view.getUint32(this.pos, false);
@@ -325,9 +316,7 @@ class Decoder {
       case 113: { // EXPORT_EXT
         const module = this.atom();
         const fun = this.atom();
-        const arity = this.term();
-        if (typeof arity !== 'number') throw new EtfError('export arity is not a small integer', this.pos);
-        return new ErlExport(module, fun, arity);
+        return new ErlExport(module, fun, this.smallInt('export arity'));
       }
       case 112: { // NEW_FUN_EXT
         const at = this.pos;
@@ -394,17 +383,74 @@ class Decoder {
     return Buffer.from(b.buffer, b.byteOffset + start, len).toString(utf8 ? 'utf8' : 'latin1');
   }
 
-  /** An atom in a position that must hold one (node names, modules). */
+  /** An atom in a position that must hold one (node names, modules): only atom tags, no recursion. */
   private atom(): string {
-    const t = this.term();
-    if (typeof t !== 'string') throw new EtfError('expected an atom', this.pos);
-    return t;
+    this.need(1);
+    const tag = this.buf[this.pos];
+    if (tag === 100 || tag === 118) {
+      this.need(3);
+      const len = (this.buf[this.pos + 1] << 8) | this.buf[this.pos + 2];
+      this.pos += 3;
+      return this.atomText(len, tag === 118);
+    }
+    if (tag === 115 || tag === 119) {
+      this.need(2);
+      const len = this.buf[this.pos + 1];
+      this.pos += 2;
+      return this.atomText(len, tag === 119);
+    }
+    throw new EtfError(`expected an atom, found tag ${tag}`, this.pos);
   }
 
+  /** SMALL_INTEGER_EXT or INTEGER_EXT where the format requires one (fun indexes, export arity). */
   private smallInt(what: string): number {
-    const t = this.term();
-    if (typeof t !== 'number') throw new EtfError(`${what} is not an integer`, this.pos);
-    return t;
+    this.need(1);
+    const tag = this.buf[this.pos];
+    if (tag === 97) {
+      this.need(2);
+      this.pos += 2;
+      return this.buf[this.pos - 1];
+    }
+    if (tag === 98) {
+      this.need(5);
+      const v = this.view.getInt32(this.pos + 1, false);
+      this.pos += 5;
+      return v;
+    }
+    throw new EtfError(`${what} is not an integer (tag ${tag})`, this.pos);
+  }
+
+  /**
+   * LIST_EXT. A tail that is itself a LIST_EXT or a STRING_EXT continues the same
+   * proper list; it is read in a loop, so such chains cost neither stack nor copies.
+   */
+  private list(): Term {
+    const elements: Term[] = [];
+    this.enter();
+    for (;;) {
+      this.need(4);
+      const n = this.view.getUint32(this.pos, false);
+      this.pos += 4;
+      this.count(n + 1, 1, this.limits.maxListLength + 1 - elements.length, 'list');
+      for (let i = 0; i < n; i++) elements.push(this.term());
+      this.need(1);
+      const tailTag = this.buf[this.pos];
+      if (tailTag === 108) {
+        this.pos++;
+        continue;
+      }
+      this.depth--;
+      if (tailTag === 106) {
+        this.pos++;
+        return elements;
+      }
+      const tail = this.term();
+      if (Array.isArray(tail)) {
+        for (const t of tail) elements.push(t); // a charlist tail: still a proper list
+        return elements;
+      }
+      return new ErlImproperList(elements, tail);
+    }
   }
 
   private tuple(n: number): ErlTuple {
@@ -451,5 +497,11 @@ const shared = new Decoder();
  */
 export function decodeTerm(buf: Uint8Array, limits?: Partial<EtfLimits>, start = 0, end = buf.length): Term {
   const effective = limits ? { ...defaultEtfLimits, ...limits } : defaultEtfLimits;
-  return shared.run(buf, start, end, effective);
+  try {
+    return shared.run(buf, start, end, effective);
+  } catch (error) {
+    // A maxDepth raised past what the stack holds: still a clear error, never a crash.
+    if (error instanceof RangeError) throw new EtfError('term nested too deep for the stack', start);
+    throw error;
+  }
 }

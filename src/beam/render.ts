@@ -67,23 +67,72 @@ function controlChar(c: number): string {
   }
 }
 
-/** A float as Erlang's shortest round-trip form: fixed or exponent, whichever is shorter (fixed on a tie). */
+const TWO_53 = 2n ** 53n;
+
+/**
+ * A float as `float_to_list(F, [short])` writes it (what ~w uses): the shortest
+ * round-trip digits, in fixed notation only while the exponent of the last
+ * digit stays in the range erts' ryu to_chars allows, else `d.ddde±x`.
+ */
 export function renderFloat(value: number): string {
   if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
   const sign = value < 0 ? '-' : '';
   const [mantissa, expText] = Math.abs(value).toExponential().split('e');
   const digits = mantissa.replace('.', '');
   const exp = Number(expText);
-  let fixed: string;
-  if (exp >= 0) {
-    fixed = digits.length <= exp + 1
-      ? digits + '0'.repeat(exp + 1 - digits.length) + '.0'
-      : digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
-  } else {
-    fixed = '0.' + '0'.repeat(-exp - 1) + digits;
+  const olength = digits.length;
+  const r = exp - olength + 1; // exponent of the last digit
+  const lower = olength === 1 ? -4 : -(olength + 2);
+  const upper = olength === 1 || exp >= 10 ? 2 : 1;
+  let fixed = r >= lower && r <= upper;
+  if (fixed && r >= 0) {
+    const d = BigInt(digits);
+    if ((r === 0 && d >= TWO_53) || (r === 1 && d * 5n > TWO_53 / 2n) || (r === 2 && d * 25n > TWO_53 / 4n)) fixed = false;
   }
-  const scientific = digits[0] + '.' + (digits.length > 1 ? digits.slice(1) : '0') + 'e' + exp;
-  return sign + (scientific.length < fixed.length ? scientific : fixed);
+  if (!fixed) return sign + digits[0] + '.' + (olength > 1 ? digits.slice(1) : '0') + 'e' + exp;
+  if (r >= 0) return sign + digits + '0'.repeat(r) + '.0';
+  if (exp >= 0) return sign + digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
+  return sign + '0.' + '0'.repeat(-exp - 1) + digits;
+}
+
+function isEmulatorLower(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 0xdf && c <= 0xff && c !== 0xf7);
+}
+
+function isEmulatorAlnum(c: number): boolean {
+  return isEmulatorLower(c) || (c >= 65 && c <= 90) || (c >= 0xc0 && c <= 0xde && c !== 0xd7) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/**
+ * An atom as the emulator itself prints it (erl_printf_term.c print_atom_name),
+ * which fun_to_list, and so ~w of a fun, uses: no reserved-word rule, `@`
+ * quoted, control characters (C0 and C1) in octal, and any other character
+ * above 127 as its raw UTF-8 bytes.
+ */
+export function renderEmulatorAtom(atom: string): string {
+  let quote = atom.length === 0;
+  let out = '';
+  let first = true;
+  for (const ch of atom) {
+    const c = ch.codePointAt(0) as number;
+    if (first ? !isEmulatorLower(c) : !isEmulatorAlnum(c)) quote = true;
+    first = false;
+    switch (c) {
+      case 39: out += "\\'"; break;
+      case 92: out += '\\\\'; break;
+      case 10: out += '\\n'; break;
+      case 13: out += '\\r'; break;
+      case 9: out += '\\t'; break;
+      case 12: out += '\\f'; break;
+      case 8: out += '\\b'; break;
+      case 11: out += '\\v'; break;
+      default:
+        if (c < 32 || (c >= 128 && c < 160)) out += '\\' + c.toString(8).padStart(3, '0');
+        else if (c < 128) out += ch;
+        else for (const b of Buffer.from(ch, 'utf8')) out += String.fromCharCode(b);
+    }
+  }
+  return quote ? `'${out}'` : out;
 }
 
 /** Collects output up to a budget; past it, rendering stops and `...` marks the cut. */
@@ -141,12 +190,18 @@ function write(t: Term, w: Writer): void {
   } else if (t instanceof ErlPid) {
     w.put(`<0.${t.id}.${t.serial}>`);
   } else if (t instanceof ErlMap) {
+    // Maps over 32 keys (hash maps) are encoded in maps:to_list order; ~w walks
+    // maps:iterator, which goes the other way.
+    const entries = t.entries;
+    const n = entries.length;
+    const reversed = n > 32;
     w.put('#{');
-    for (let i = 0; i < t.entries.length && !w.full; i++) {
+    for (let i = 0; i < n && !w.full; i++) {
+      const [k, v] = entries[reversed ? n - 1 - i : i];
       if (i > 0) w.put(',');
-      write(t.entries[i][0], w);
+      write(k, w);
       w.put(' => ');
-      write(t.entries[i][1], w);
+      write(v, w);
     }
     w.put('}');
   } else if (t instanceof ErlImproperList) {
@@ -163,9 +218,9 @@ function write(t: Term, w: Writer): void {
   } else if (t instanceof ErlPort) {
     w.put(`#Port<0.${t.id}>`);
   } else if (t instanceof ErlExport) {
-    w.put(`fun ${renderAtom(t.module)}:${renderAtom(t.fun)}/${t.arity}`);
+    w.put(`fun ${renderEmulatorAtom(t.module)}:${renderEmulatorAtom(t.fun)}/${t.arity}`);
   } else if (t instanceof ErlFun) {
-    w.put(`#Fun<${renderAtom(t.module)}.${t.oldIndex}.${t.oldUniq}>`);
+    w.put(`#Fun<${renderEmulatorAtom(t.module)}.${t.oldIndex}.${t.oldUniq}>`);
   } else if (t instanceof ErlBitstring) {
     const whole = t.bytes.length - 1;
     writeBytes(t.bytes, whole, w);

@@ -4,7 +4,8 @@
  * shape, default config, shutdown without start, start-consume-shutdown, with
  * frozen batches for processors that declare they do not mutate data.
  */
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { createServer, type Server } from 'node:net';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,26 @@ import {
   type Batch, type ComponentFactory,
 } from '../../src/index.js';
 import { Collector, event, tempDir, until } from '../helpers.js';
+import { traceFrame } from '../beam/trace_frames.js';
+
+/** A trace-port peer that sends two trace messages to whoever connects. */
+let tracePort = 0;
+let traceServer: Server | undefined;
+before(async () => {
+  traceServer = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.write(Buffer.concat([
+      traceFrame({ tuple: ['trace', { pid: [80, 0] }, 'exit', 'normal'] }),
+      traceFrame({ tuple: ['trace', { pid: [80, 0] }, 'register', 'worker'] }),
+    ]));
+  });
+  await new Promise<void>((resolve) => traceServer?.listen(0, '127.0.0.1', resolve));
+  tracePort = (traceServer.address() as { port: number }).port;
+});
+after(() => traceServer?.close());
+
+/** Receivers and how much data each feeds in the lifecycle test. */
+const fed: Record<string, number> = { jsonl: 3, push: 2, beam_trace_port: 2 };
 
 /** Options a type cannot do without; every other type must work from its defaults alone. */
 const required: Record<string, (dir: string) => Record<string, unknown>> = {
@@ -22,6 +43,7 @@ const required: Record<string, (dir: string) => Record<string, unknown>> = {
     return { path };
   },
   memory_limiter: () => ({ limit_mib: 64 * 1024 }),
+  beam_trace_port: () => ({ endpoint: `127.0.0.1:${tracePort}` }),
 };
 
 function deepFreeze<T>(value: T): T {
@@ -89,9 +111,10 @@ describe('every registered component', () => {
         const before = sink.items;
         const pipeline = createPipeline(pipelineWith(factory, configFor(factory, dir), join(dir, 'out')), { logger: silentLogger });
         await pipeline.start();
-        if (factory.kind === 'receiver' && factory.type === 'jsonl') {
-          await until(() => sink.items - before === 3 || false, 5000, 'the jsonl lines');
-        } else if (factory.kind !== 'receiver' || factory.type === 'push') {
+        if (factory.kind === 'receiver' && factory.type !== 'push') {
+          assert.ok(fed[factory.type], `add how ${factory.type} is fed to this test`);
+          await until(() => sink.items - before === fed[factory.type], 5000, `the ${factory.type} receiver's data`);
+        } else {
           const batch = factory.kind === 'processor' && !factory.mutatesData ? frozenBatch() : structuredClone(frozenBatch());
           assert.equal((await pipeline.push(batch)).status, 'accepted');
         }
@@ -100,8 +123,7 @@ describe('every registered component', () => {
         if (factory.kind === 'exporter') {
           assert.equal(await pipeline.metrics.sum('scope_exporter_sent_items', { exporter: factory.type }), 2);
         } else {
-          const expected = factory.type === 'jsonl' ? 3 : 2;
-          assert.equal(sink.items - before, expected);
+          assert.equal(sink.items - before, factory.kind === 'receiver' ? fed[factory.type] : 2);
           assert.equal(await pipeline.metrics.sum('scope_exporter_send_failed_items'), 0);
         }
       });

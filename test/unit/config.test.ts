@@ -5,6 +5,7 @@ import { registry } from '../../src/component/registry.js';
 import { loadConfig, mergeConfigs } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { ScopeError } from '../../src/util/errors.js';
+import type { ExporterSettings } from '../../src/component/exporter_settings.js';
 
 /** /work/main/config, from build/test/unit (compiled) — three levels up is the project root. */
 const configDir = fileURLToPath(new URL('../../../config/', import.meta.url));
@@ -46,7 +47,7 @@ describe('loadConfig: defaults of a valid minimal config', () => {
   });
 
   it('fills the debug exporter defaults, including the shared sending queue and retry', () => {
-    const debug = config.exporters.debug as Record<string, any>;
+    const debug = config.exporters.debug as unknown as { format: string; verbosity: string } & ExporterSettings;
     assert.equal(debug.format, 'text');
     assert.equal(debug.verbosity, 'basic');
     assert.equal(debug.sending_queue.queue_size, 200_000);
@@ -352,8 +353,9 @@ describe('the shipped config files', () => {
 
   it('pipeline.yaml validates on its own', () => {
     const c = loadConfig({ files: [base], env });
-    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo'], processors: ['memory_limiter', 'batch'], exporters: ['debug'] });
+    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port'], processors: ['memory_limiter', 'batch'], exporters: ['debug'] });
     assert.equal(c.receivers['jsonl/demo'].path, 'examples/demo-capture.jsonl');
+    assert.equal(c.receivers.beam_trace_port.endpoint, '127.0.0.1:4711');
     assert.equal(c.service.telemetry.metrics.endpoint, '127.0.0.1:8888');
     assert.equal(c.exporters.debug.verbosity, 'basic');
   });
@@ -368,19 +370,19 @@ describe('the shipped config files', () => {
     const c = loadConfig({ files: [base, `${configDir}development.yaml`], env });
     assert.equal(c.exporters.debug.verbosity, 'detailed');
     assert.equal(c.service.telemetry.logs.level, 'debug');
-    assert.deepEqual(c.service.pipelines.default.receivers, ['jsonl/demo']);
+    assert.deepEqual(c.service.pipelines.default.receivers, ['jsonl/demo', 'beam_trace_port']);
   });
 
   it('pipeline.yaml + production.yaml validates', () => {
     const c = loadConfig({ files: [base, `${configDir}production.yaml`], env });
     assert.deepEqual(c.service.pipelines.default, {
-      receivers: ['jsonl/demo'],
+      receivers: ['jsonl/demo', 'beam_trace_port'],
       processors: ['memory_limiter', 'filter/runtime_noise', 'batch'],
       exporters: ['debug'],
     });
     assert.equal(c.processors.batch.send_batch_max_size, 16384);
     assert.equal(c.processors.memory_limiter.spike_limit_mib, 256);
-    assert.equal((c.exporters.debug as Record<string, any>).sending_queue.queue_size, 500_000);
+    assert.equal((c.exporters.debug as { sending_queue: { queue_size: number } }).sending_queue.queue_size, 500_000);
     assert.equal(c.service.shutdown_timeout, '30s');
     assert.equal(c.service.telemetry.logs.level, 'warn');
   });

@@ -1,0 +1,53 @@
+/**
+ * etf-decode: frames/s decoding (and mapping) a recorded capture of real trace
+ * frames, side by side with Erlang's binary_to_term (C) on the same frames.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { decodeTerm } from '../src/beam/etf.js';
+import { FrameReader, OP_TERM } from '../src/receivers/beam_trace_port/framing.js';
+import { TraceMapper } from '../src/receivers/beam_trace_port/mapping.js';
+import { eventSchemas } from '../src/model/schemas.js';
+import type { ScopeEvent } from '../src/model/types.js';
+import { compileBeam, recordCapture } from './capture.js';
+import { ratePerSecond, series, table, writeResult, type Series } from './lib.js';
+
+export async function run(): Promise<string> {
+  const file = await recordCapture();
+  const stream = readFileSync(file);
+  const frames: Array<[number, number]> = [];
+  const reader = new FrameReader(1 << 24);
+  reader.feed(stream);
+  for (let op = reader.next(); op >= 0; op = reader.next()) if (op === OP_TERM) frames.push([reader.start, reader.end]);
+  const runs = 7;
+
+  const code = compileBeam('decode_anchor');
+  const anchorOut = execFileSync('erl', ['-noshell', '-pa', code, '-run', 'decode_anchor', 'main', file, String(runs)], { encoding: 'utf8' });
+  const anchorRuns = [...anchorOut.matchAll(/run (\d+) (\d+)/g)].map((m) => Number(m[1]) / (Number(m[2]) / 1e6));
+  const anchor = series('erlang binary_to_term (anchor)', 'frames/s', anchorRuns);
+
+  const decodeOnly = series('decodeTerm', 'frames/s', ratePerSecond(frames.length, () => {
+    for (const [s, e] of frames) decodeTerm(stream, undefined, s, e);
+  }, runs));
+  const mapper = new TraceMapper({ component: 'bench', maxMessageBytes: 1024 });
+  let out: ScopeEvent[] = [];
+  const decodeMap = series('decodeTerm + map to events', 'frames/s', ratePerSecond(frames.length, () => {
+    out = [];
+    for (const [s, e] of frames) mapper.map(decodeTerm(stream, undefined, s, e), out);
+  }, runs));
+  const withSchema = series('decode + map + schema check (as the pipeline does)', 'frames/s', ratePerSecond(frames.length, () => {
+    out = [];
+    for (const [s, e] of frames) mapper.map(decodeTerm(stream, undefined, s, e), out);
+    for (const ev of out) eventSchemas.validate(ev);
+  }, runs));
+
+  const rows: Series[] = [decodeOnly, decodeMap, withSchema];
+  const text = table(rows, anchor);
+  writeResult('etf-decode', {
+    input: { file: 'bench/data/trace-capture.bin', frames: frames.length, bytes: stream.length, mean_frame_bytes: Math.round(stream.length / frames.length) },
+    runs,
+    anchor,
+    series: rows,
+  });
+  return `etf-decode: ${frames.length} real trace frames (${Math.round(stream.length / frames.length)} bytes each on average)\n\n${text}`;
+}

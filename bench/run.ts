@@ -1,0 +1,16 @@
+/** `npm run bench [-- name...]`: runs the benchmarks, prints their tables, writes bench/results/<name>.json. */
+import * as etfDecode from './etf-decode.js';
+
+const benchmarks: Record<string, { run(): Promise<string> }> = {
+  'etf-decode': etfDecode,
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((n) => !(n in benchmarks));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark ${unknown.join(', ')} (known: ${Object.keys(benchmarks).join(', ')})\n`);
+  process.exit(2);
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(benchmarks)) {
+  process.stdout.write(`${await benchmarks[name].run()}\n\n`);
+}
