@@ -1,5 +1,10 @@
-#!/usr/bin/env node
-/** The scope-pipeline command. The only module that calls process.exit. */
+#!/usr/bin/env -S node --max-semi-space-size=64
+/**
+ * The scope-pipeline command. The only module that calls process.exit.
+ * The shebang gives V8 a 64 MiB young generation: events live across a batch,
+ * and with the default size the scavenger copies them again and again (it
+ * halves trace-port throughput; see bench/README.md).
+ */
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { registry } from './component/registry.js';

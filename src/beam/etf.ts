@@ -79,8 +79,11 @@ class Decoder {
   }
 
   private reset(buf: Uint8Array, start: number, end: number, limits: EtfLimits): void {
-    this.buf = buf;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Frames of one socket chunk share a buffer: one DataView serves them all.
+    if (buf !== this.buf) {
+      this.buf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
     this.pos = start;
     this.end = end;
     this.depth = 0;
@@ -475,9 +478,11 @@ class Decoder {
       return sign ? -v : v;
     }
     let v: bigint;
-    if (n <= 8) {
+    if (n === 8) {
+      v = this.view.getBigUint64(p, true); // monotonic times: one allocation
+    } else if (n === 7) {
       let hi = 0;
-      for (let i = n - 1; i >= 4; i--) hi = hi * 256 + b[p + i];
+      for (let i = 6; i >= 4; i--) hi = hi * 256 + b[p + i];
       const lo = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16)) + b[p + 3] * 0x1000000;
       v = (BigInt(hi) << 32n) | BigInt(lo);
     } else {

@@ -33,6 +33,7 @@ export interface ScopeEvent {
   schemaVersion: number;
   /** Unix nanoseconds. */
   time: bigint;
+  /** May be one object shared by many events of a receiver: replace it, never mutate it. */
   source: EventSource;
   /** Erlang pid as rendered (`<0.80.0>`). */
   pid?: string;

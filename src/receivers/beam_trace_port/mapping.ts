@@ -94,11 +94,24 @@ export class TraceMapper {
   private offsetNs: bigint | undefined;
   private offsetEstimated = false;
   private readonly now: () => bigint;
-  node = 'nonode@nohost';
+  /** Shared by every event from this node: events are immutable, so one object serves them all. */
+  private source: ScopeEvent['source'];
+  private sourceNode = 'nonode@nohost';
 
   constructor(private readonly options: MapperOptions) {
     this.idPrefix = `${Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0')}-`;
     this.now = options.now ?? wallNow;
+    this.source = { node: this.sourceNode, component: options.component };
+  }
+
+  get node(): string {
+    return this.sourceNode;
+  }
+
+  private setNode(node: string): void {
+    if (node === this.sourceNode) return;
+    this.sourceNode = node;
+    this.source = { node, component: this.options.component };
   }
 
   /** Maps one decoded frame; pushes at most one event. */
@@ -119,7 +132,7 @@ export class TraceMapper {
     }
     this.offsetNs = BigInt(sys) - BigInt(mono);
     this.offsetEstimated = false;
-    this.node = node;
+    this.setNode(node);
     return 'clock';
   }
 
@@ -156,13 +169,13 @@ export class TraceMapper {
 
   private event(type: string, tracee: Term, time: bigint, attributes: Attributes): ScopeEvent {
     const node = nodeOf(tracee);
-    if (node !== undefined) this.node = node;
+    if (node !== undefined) this.setNode(node);
     return {
       id: this.idPrefix + (++this.seq).toString(36),
       type,
       schemaVersion: 1,
       time,
-      source: { node: this.node, component: this.options.component },
+      source: this.source,
       pid: pidText(tracee),
       attributes,
     };
@@ -283,7 +296,7 @@ export class TraceMapper {
       type: 'trace.dropped',
       schemaVersion: 1,
       time: this.now(),
-      source: { node: this.node, component: this.options.component },
+      source: this.source,
       attributes: { 'beam.dropped_count': count },
     });
   }
