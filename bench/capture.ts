@@ -53,6 +53,7 @@ export async function recordCapture(messages = 300_000, file = CAPTURE_FILE): Pr
   }
   socket.destroy();
   node.stdin.end('stop\n');
+  await new Promise((resolve) => node.once('exit', resolve));
   writeFileSync(file, Buffer.concat(chunks));
   return file;
 }

@@ -1,7 +1,8 @@
 %% Trace load for benchmarks: message ping-pong between process pairs and a
 %% call/return-traced function, traced through the IP trace port as fast as
 %% the node can. Protocol on stdout: "port <P>", then after "go\n" on stdin
-%% the load runs until <Messages> trace messages were generated; "done <Emitted> <ElapsedUs>".
+%% the load runs until <Messages> trace messages were generated; "done <Emitted> <ElapsedUs>"
+%% (Emitted counts every trace message the load caused); "stop\n" on stdin then ends the node.
 -module(loadgen).
 -export([main/1, pinger/2, ponger/0, work/1]).
 
@@ -32,9 +33,11 @@ main([PortArg, MessagesArg, QueueArg]) ->
     [P ! {go, Rounds div Pairs} || P <- Pingers],
     [receive {finished, P} -> ok end || P <- Pingers],
     T1 = erlang:monotonic_time(microsecond),
-    dbg:stop_clear(),
-    io:format("done ~w ~w~n", [(Rounds div Pairs) * Pairs * 6, T1 - T0]),
+    %% 6 per round trip, plus each pinger's 'receive' of go and send of finished.
+    io:format("done ~w ~w~n", [(Rounds div Pairs) * Pairs * 6 + 2 * Pairs, T1 - T0]),
+    %% The tracer stays open until told, so a slow client still gets every queued frame.
     "stop\n" = io:get_line(''),
+    dbg:stop_clear(),
     halt(0).
 
 pinger(Pong, Main) ->
