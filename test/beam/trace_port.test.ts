@@ -81,8 +81,8 @@ describe('beam_trace_port receiver with a real erl node', () => {
       const pipeline = pipelineFor(port);
       const run = await runWorkload(pipeline, port, tsFlag);
       nodes.push(run.node);
-      const { root, child, crasher } = run.pids;
-      assert.ok(root && child && crasher, JSON.stringify(run.pids));
+      const { root, child, crasher, server } = run.pids;
+      assert.ok(root && child && crasher && server, JSON.stringify(run.pids));
 
       assert.deepEqual(sequence(run.events, child), [
         `process.spawned workload:child/0 ${root}`,
@@ -103,7 +103,11 @@ describe('beam_trace_port receiver with a real erl node', () => {
         'function.call workload:crash/1 [0]',
         'function.exception workload:crash/1 error badarith',
         `message.send ${root} {divided,error}`,
+        'function.call workload:tagged/1 [1]',
       ]);
+      // A match spec's {message, Term} adds an element to the call trace.
+      const tagged = run.events.find((e) => e.pid === child && e.attributes['beam.mfa'] === 'workload:tagged/1');
+      assert.equal(tagged?.attributes['beam.trace_message'], 'hello');
       const crash = sequence(run.events, crasher);
       assert.deepEqual(crash.slice(0, 4), [
         `process.spawned workload:crash/1 ${root}`,
@@ -126,6 +130,26 @@ describe('beam_trace_port receiver with a real erl node', () => {
         `process.spawn workload:crash/1 ${crasher}`,
       ]);
       assert.ok(rootSeq.some((s) => s.startsWith(`message.receive {'EXIT',${crasher},{badarith,`)), rootSeq.join('\n'));
+
+      // GenServer call and cast: the gen_server protocol as it crosses the trace port.
+      const call = String.raw`\{'\$gen_call',\{${root.replace(/[.<>]/g, '\$&')},\[alias\|#Ref<0\.\d+\.\d+\.\d+>\]\},get\}`;
+      const serverSeq = sequence(run.events, server);
+      assert.match(serverSeq[0], new RegExp(`^process\.spawned proc_lib:init_p/5 ${root.replace(/[.<>]/g, '\$&')}$`));
+      const messages = serverSeq.filter((l) => l.startsWith('message.'));
+      const ref = String.raw`#Ref<0\.\d+\.\d+\.\d+>`;
+      const rootRe = root.replace(/[.<>]/g, '\\$&');
+      const expected = [
+        `^message\\.send ${rootRe} \\{ack,`, // proc_lib's init ack
+        `^message\\.receive ${call}$`,
+        `^message\\.send ${ref} \\{\\[alias\\|${ref}\\],0\\}$`, // the reply goes to the caller's alias
+        String.raw`^message\.receive \{'\$gen_cast',\{add,5\}\}$`,
+        `^message\\.receive ${call}$`,
+        `^message\\.send ${ref} \\{\\[alias\\|${ref}\\],5\\}$`,
+      ];
+      assert.equal(messages.length, expected.length, serverSeq.join('\n'));
+      expected.forEach((re, i) => assert.match(messages[i], new RegExp(re)));
+      assert.ok(rootSeq.some((l) => l === `process.spawn proc_lib:init_p/5 ${server}`), rootSeq.join('\n'));
+      assert.ok(rootSeq.some((l) => l === `message.send ${server} {'$gen_cast',{add,5}}`), rootSeq.join('\n'));
 
       // Every event is well-formed and from the node's pids.
       for (const e of run.events) {

@@ -5,7 +5,9 @@
 %%   time <label> <system_time ns> wall clock around an event, to check time conversion
 %%   done                          the workload finished and the trace was flushed
 -module(workload).
--export([main/1, child/0, fact/1, crash/1]).
+-behaviour(gen_server).
+-export([main/1, child/0, fact/1, crash/1, tagged/1]).
+-export([init/1, handle_call/3, handle_cast/2]).
 
 main([PortArg, TsFlagArg]) ->
     ListenPort = list_to_integer(PortArg),
@@ -19,15 +21,17 @@ main([PortArg, TsFlagArg]) ->
         {scope_clock, node(), erlang:monotonic_time(nanosecond), erlang:system_time(nanosecond)})),
     dbg:tpl(workload, fact, 1, [{'_', [], [{return_trace}]}]),
     dbg:tpl(workload, crash, 1, [{'_', [], [{exception_trace}]}]),
+    dbg:tpl(workload, tagged, 1, [{'_', [], [{message, hello}]}]),
     Self = self(),
     Root = spawn(fun() -> receive start -> root(Self) end end),
     out("pid root ~w", [Root]),
     {ok, _} = dbg:p(Root, [send, 'receive', procs, call, set_on_spawn, TsFlag]),
     Root ! start,
     receive {times, T0, T1} -> out("time ping_before ~w", [T0]), out("time ping_after ~w", [T1]) end,
-    receive {root_done, Child, Crasher} ->
+    receive {root_done, Child, Crasher, Server} ->
         out("pid child ~w", [Child]),
-        out("pid crasher ~w", [Crasher])
+        out("pid crasher ~w", [Crasher]),
+        out("pid server ~w", [Server])
     end,
     timer:sleep(300),
     out("done", []),
@@ -53,14 +57,19 @@ root(Main) ->
     receive {divided, error} -> ok end,
     Crasher = spawn_link(?MODULE, crash, [0]),
     receive {'EXIT', Crasher, _} -> ok end,
+    {ok, Server} = gen_server:start_link(?MODULE, 0, []),
+    0 = gen_server:call(Server, get),
+    ok = gen_server:cast(Server, {add, 5}),
+    5 = gen_server:call(Server, get),
     Main ! {times, T0, T1},
-    Main ! {root_done, Child, Crasher},
+    Main ! {root_done, Child, Crasher, Server},
     receive after infinity -> ok end.
 
 child() ->
     receive {ping, From} -> From ! pong end,
     receive {fact, N} -> whereis_root() ! {fact, fact(N)} end,
     receive divide -> whereis_root() ! {divided, (catch crash(0)) =/= ok andalso error} end,
+    tagged(1),
     receive after infinity -> ok end.
 
 whereis_root() ->
@@ -71,5 +80,12 @@ fact(0) -> 1;
 fact(N) -> N * fact(N - 1).
 
 crash(X) -> 1 div X.
+
+tagged(X) -> X.
+
+%% A tiny counter gen_server, for call and cast traffic.
+init(N) -> {ok, N}.
+handle_call(get, _From, N) -> {reply, N, N}.
+handle_cast({add, K}, N) -> {noreply, N + K}.
 
 out(Format, Args) -> io:format(Format ++ "~n", Args).
