@@ -132,7 +132,7 @@ describe('beam_trace_port receiver with a real erl node', () => {
       assert.ok(rootSeq.some((s) => s.startsWith(`message.receive {'EXIT',${crasher},{badarith,`)), rootSeq.join('\n'));
 
       // GenServer call and cast: the gen_server protocol as it crosses the trace port.
-      const call = String.raw`\{'\$gen_call',\{${root.replace(/[.<>]/g, '\$&')},\[alias\|#Ref<0\.\d+\.\d+\.\d+>\]\},get\}`;
+      const call = String.raw`\{'\$gen_call',\{${root.replace(/[.]/g, '\\.')},\[alias\|#Ref<0\.\d+\.\d+\.\d+>\]\},get\}`;
       const serverSeq = sequence(run.events, server);
       assert.match(serverSeq[0], new RegExp(`^process\.spawned proc_lib:init_p/5 ${root.replace(/[.<>]/g, '\$&')}$`));
       const messages = serverSeq.filter((l) => l.startsWith('message.'));
