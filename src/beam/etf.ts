@@ -54,6 +54,50 @@ function normalize(v: bigint): number | bigint {
   return v <= MAX_SAFE && v >= MIN_SAFE ? Number(v) : v;
 }
 
+function decodeText(buf: Uint8Array, start: number, len: number, utf8: boolean): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, len).toString(utf8 ? 'utf8' : 'latin1');
+}
+
+const MAX_CACHED_ATOM = 64;
+
+/**
+ * Atoms repeat endlessly in trace data (tags, node names, modules). A small
+ * direct-mapped cache keyed by the atom's bytes returns the same flat string
+ * every time: no per-atom allocation, and later comparisons and map lookups
+ * on it are pointer-fast.
+ */
+class AtomCache {
+  private readonly size = 4096;
+  private readonly keys: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(this.size);
+  private readonly flags = new Uint8Array(this.size);
+  private readonly values: string[] = new Array<string>(this.size).fill('');
+
+  get(buf: Uint8Array, start: number, len: number, utf8: boolean): string {
+    let h = 0x811c9dc5 ^ len;
+    for (let i = start; i < start + len; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+    const slot = (h >>> 0) & (this.size - 1);
+    const key = this.keys[slot];
+    const flag = utf8 ? 2 : 1;
+    if (key !== undefined && key.length === len && this.flags[slot] === flag) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (key[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.values[slot];
+    }
+    const text = decodeText(buf, start, len, utf8);
+    this.keys[slot] = new Uint8Array(buf.subarray(start, start + len)); // a copy: the frame buffer may be reused
+    this.flags[slot] = flag;
+    this.values[slot] = text;
+    return text;
+  }
+}
+
+const atoms = new AtomCache();
+
 /** One decoding pass over one buffer. Reused per call; never shared across calls in flight. */
 class Decoder {
   private buf: Uint8Array = new Uint8Array(0);
@@ -368,22 +412,9 @@ class Decoder {
 
   private atomText(len: number, utf8: boolean): string {
     this.need(len);
-    const b = this.buf;
     const start = this.pos;
     this.pos += len;
-    // Short atoms are by far the most common: build them without a Buffer view.
-    // Latin1 bytes are code points; UTF-8 bytes are too while they are ASCII.
-    if (len <= 32) {
-      let text = '';
-      let i = start;
-      for (; i < start + len; i++) {
-        const c = b[i];
-        if (utf8 && c > 127) break;
-        text += String.fromCharCode(c);
-      }
-      if (i === start + len) return text;
-    }
-    return Buffer.from(b.buffer, b.byteOffset + start, len).toString(utf8 ? 'utf8' : 'latin1');
+    return len <= MAX_CACHED_ATOM ? atoms.get(this.buf, start, len, utf8) : decodeText(this.buf, start, len, utf8);
   }
 
   /** An atom in a position that must hold one (node names, modules): only atom tags, no recursion. */

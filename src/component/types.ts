@@ -117,6 +117,14 @@ interface FactoryBase {
  */
 export interface ReceiverFactory<C = unknown> extends FactoryBase {
   kind: 'receiver';
+  /**
+   * True when the receiver builds every event itself from a fixed mapping (not
+   * from event JSON it was sent), and its tests check that mapping against the
+   * schema registry. The pipeline then skips the per-event schema check, which
+   * costs about a third of the trace-port hot path. Receivers that pass on
+   * events shaped by their clients (jsonl, push, OTLP logs) leave it unset.
+   */
+  eventsValidByConstruction?: boolean;
   validate?(config: C): string[];
   create(config: C, context: ReceiverContext): Receiver;
 }

@@ -104,7 +104,8 @@ export class ReceiverConsumer implements BatchConsumer {
     private readonly receiverId: string,
     private readonly pipelines: readonly PipelineNode[],
     private readonly instruments: PipelineInstruments,
-    private readonly schemas: EventSchemaRegistry,
+    /** Null for receivers whose events are valid by construction (see ReceiverFactory). */
+    private readonly schemas: EventSchemaRegistry | null,
     private readonly problems: ProblemReporter,
   ) {
     this.attrs = { receiver: receiverId };
@@ -129,11 +130,12 @@ export class ReceiverConsumer implements BatchConsumer {
     let batch = input;
     const rejections: string[] = [];
     let rejected = 0;
-    if (batch.events.length > 0) {
+    const schemas = this.schemas;
+    if (schemas && batch.events.length > 0) {
       let valid: typeof batch.events | undefined;
       for (let i = 0; i < batch.events.length; i++) {
         const event = batch.events[i];
-        const problem = this.schemas.validate(event);
+        const problem = schemas.validate(event);
         if (problem) {
           valid ??= batch.events.slice(0, i);
           rejected++;

@@ -143,7 +143,7 @@ class RunningPipeline implements Pipeline {
       const ctx = context(id, 'receiver');
       const factory = registry.get('receiver', ctx.type);
       if (!factory) continue;
-      const consumer = new ReceiverConsumer(id, nodes, instruments, schemas, ctx.problems);
+      const consumer = new ReceiverConsumer(id, nodes, instruments, factory.eventsValidByConstruction ? null : schemas, ctx.problems);
       const receiver = factory.create(this.config.receivers[id], {
         ...ctx,
         consumer,

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPipeline, registerComponent, silentLogger } from '../../src/index.js';
+import { createPipeline, eventSchemas, registerComponent, silentLogger } from '../../src/index.js';
 import { Collector, until } from '../helpers.js';
 import { compileErlang, freePort, startErl } from './erl.js';
 
@@ -34,6 +34,7 @@ describe('beam_trace_port runtime events from a real erl node', () => {
       await new Promise((r) => setTimeout(r, 200));
       await pipeline.shutdown();
       const events = sink.events;
+      for (const e of events) assert.equal(eventSchemas.validate(e), null, `${e.type} must satisfy its schema`);
       const types = new Set(events.map((e) => e.type));
       for (const t of ['scheduler.in', 'scheduler.out', 'gc.major_start', 'gc.major_end', 'port.open', 'port.closed', 'seq_trace.send', 'seq_trace.receive', 'seq_trace.print']) {
         assert.ok(types.has(t), `${t} in ${[...types].join(', ')}`);

@@ -127,7 +127,7 @@ export class TraceMapper {
 
   private clock(e: Term[]): MapOutcome {
     const [, node, mono, sys] = e;
-    if (typeof node !== 'string' || (typeof mono !== 'number' && typeof mono !== 'bigint') || (typeof sys !== 'number' && typeof sys !== 'bigint')) {
+    if (typeof node !== 'string' || node === '' || (typeof mono !== 'number' && typeof mono !== 'bigint') || (typeof sys !== 'number' && typeof sys !== 'bigint')) {
       return 'unknown';
     }
     this.offsetNs = BigInt(sys) - BigInt(mono);
@@ -136,8 +136,13 @@ export class TraceMapper {
     return 'clock';
   }
 
-  /** Unix nanoseconds from any of the three timestamp forms, or arrival time. */
+  /** Unix nanoseconds from any of the three timestamp forms, or arrival time (also for a corrupt one before 1970). */
   time(ts: Term | undefined): bigint {
+    const t = this.convert(ts);
+    return t >= 0n ? t : this.now();
+  }
+
+  private convert(ts: Term | undefined): bigint {
     if (ts === undefined) return this.now();
     if (ts instanceof ErlTuple) {
       const t = ts.elements;
@@ -169,7 +174,7 @@ export class TraceMapper {
 
   private event(type: string, tracee: Term, time: bigint, attributes: Attributes): ScopeEvent {
     const node = nodeOf(tracee);
-    if (node !== undefined) this.setNode(node);
+    if (node) this.setNode(node);
     return {
       id: this.idPrefix + (++this.seq).toString(36),
       type,
