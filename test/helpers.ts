@@ -1,6 +1,7 @@
 /** Shared test helpers: collecting and failing exporters, temp dirs, event builders, the daemon as a child process. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,4 +131,13 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
     },
     exit: () => exited,
   };
+}
+
+/** A free TCP port on 127.0.0.1 (closed again, so a server or an erl node can listen on it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -6,11 +6,13 @@ import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
 import { beamTracePortReceiver } from '../receivers/beam_trace_port/index.js';
 import { jsonlReceiver } from '../receivers/jsonl/index.js';
+import { otlpReceiver } from '../receivers/otlp/index.js';
 import { pushReceiver } from '../receivers/push/index.js';
 
 export const builtinFactories: readonly ComponentFactory[] = [
   beamTracePortReceiver,
   jsonlReceiver,
+  otlpReceiver,
   pushReceiver,
   batchProcessor,
   filterProcessor,

@@ -1,7 +1,6 @@
 /** Real `erl` nodes for the BEAM tests. No erl means a failing test, never a skipped one. */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,14 +15,7 @@ export function compileErlang(...modules: string[]): string {
   return out;
 }
 
-/** A free TCP port on 127.0.0.1 (closed again, so an erl node can listen on it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../helpers.js';
 
 export interface ErlNode {
   child: ChildProcessWithoutNullStreams;

@@ -13,7 +13,7 @@ import {
   createPipeline, defaultConfig, eventToJson, registerComponent, registry, silentLogger,
   type Batch, type ComponentFactory,
 } from '../../src/index.js';
-import { Collector, event, tempDir, until } from '../helpers.js';
+import { Collector, event, freePort, tempDir, until } from '../helpers.js';
 import { traceFrame } from '../beam/trace_frames.js';
 
 /** A trace-port peer that sends two trace messages to whoever connects. */
@@ -29,11 +29,25 @@ before(async () => {
   });
   await new Promise<void>((resolve) => traceServer?.listen(0, '127.0.0.1', resolve));
   tracePort = (traceServer.address() as { port: number }).port;
+  otlpPort = await freePort();
 });
+let otlpPort = 0;
+
+/** Receivers fed from outside after start: how to feed them. */
+const feeders: Record<string, () => Promise<void>> = {
+  otlp: async () => {
+    const span = (id: string) => ({ traceId: '5b8efff798038103d269b633813fc60c', spanId: id, name: 'x', startTimeUnixNano: '1', endTimeUnixNano: '2' });
+    const res = await fetch(`http://127.0.0.1:${otlpPort}/v1/traces`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span('00000000000000a1'), span('00000000000000a2')] }] }] }),
+    });
+    assert.equal(res.status, 200);
+  },
+};
 after(() => traceServer?.close());
 
 /** Receivers and how much data each feeds in the lifecycle test. */
-const fed: Record<string, number> = { jsonl: 3, push: 2, beam_trace_port: 2 };
+const fed: Record<string, number> = { jsonl: 3, push: 2, beam_trace_port: 2, otlp: 2 };
 
 /** Options a type cannot do without; every other type must work from its defaults alone. */
 const required: Record<string, (dir: string) => Record<string, unknown>> = {
@@ -44,6 +58,7 @@ const required: Record<string, (dir: string) => Record<string, unknown>> = {
   },
   memory_limiter: () => ({ limit_mib: 64 * 1024 }),
   beam_trace_port: () => ({ endpoint: `127.0.0.1:${tracePort}` }),
+  otlp: () => ({ protocols: { http: { endpoint: `127.0.0.1:${otlpPort}` } } }),
 };
 
 function deepFreeze<T>(value: T): T {
@@ -113,6 +128,7 @@ describe('every registered component', () => {
         await pipeline.start();
         if (factory.kind === 'receiver' && factory.type !== 'push') {
           assert.ok(fed[factory.type], `add how ${factory.type} is fed to this test`);
+          await feeders[factory.type]?.();
           await until(() => sink.items - before === fed[factory.type], 5000, `the ${factory.type} receiver's data`);
         } else {
           const batch = factory.kind === 'processor' && !factory.mutatesData ? frozenBatch() : structuredClone(frozenBatch());

@@ -1,0 +1,54 @@
+import type { JsonSchema } from '../../model/schemas.js';
+
+export interface OtlpHttpConfig {
+  endpoint: string;
+  max_request_body_size: string | number;
+  read_timeout: string;
+  auth?: { bearer_token: string };
+  cors?: { allowed_origins: string[] };
+}
+
+export interface OtlpConfig {
+  protocols: { http?: OtlpHttpConfig | null };
+}
+
+export const otlpConfigSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['protocols'],
+  properties: {
+    protocols: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      description: 'The protocols to serve; a protocol listed with no options gets its defaults. (gRPC arrives in a later release.)',
+      properties: {
+        http: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          description: 'OTLP/HTTP: POST /v1/traces, /v1/logs and /v1/metrics with application/x-protobuf or application/json bodies, optionally gzip-compressed.',
+          properties: {
+            endpoint: { type: 'string', format: 'endpoint', default: '127.0.0.1:4318', description: 'host:port to listen on.' },
+            max_request_body_size: {
+              type: ['string', 'integer'], minimum: 1, format: 'size', default: '4MiB',
+              description: 'Largest request body, after decompression; larger ones get 413.',
+            },
+            read_timeout: { type: 'string', format: 'duration', default: '30s', description: 'Time allowed to receive a request.' },
+            auth: {
+              type: 'object', additionalProperties: false, required: ['bearer_token'],
+              description: 'Require `Authorization: Bearer <token>`; other requests get 401.',
+              properties: { bearer_token: { type: 'string', minLength: 1, description: 'The token clients must send.' } },
+            },
+            cors: {
+              type: 'object', additionalProperties: false,
+              description: 'CORS for browser clients; off unless configured.',
+              properties: {
+                allowed_origins: { type: 'array', items: { type: 'string' }, default: [], description: 'Origins allowed to POST (exact, or * for any).' },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,12 @@
+import { defineReceiver } from '../../component/types.js';
+import { otlpConfigSchema, type OtlpConfig } from './config.js';
+import { OtlpReceiver } from './otlp.js';
+
+export const otlpReceiver = defineReceiver<OtlpConfig>({
+  type: 'otlp',
+  kind: 'receiver',
+  description: 'Receives OpenTelemetry traces, logs and metrics over OTLP/HTTP (protobuf and JSON)',
+  stability: 'development',
+  configSchema: otlpConfigSchema,
+  create: (config, ctx) => new OtlpReceiver(config, ctx),
+});
