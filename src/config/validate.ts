@@ -69,6 +69,22 @@ export function effectiveSchema(factory: ComponentFactory): JsonSchema {
   return { ...schema, properties: { ...properties, ...exporterSettingsProperties } };
 }
 
+/**
+ * YAML writes an option map with nothing in it (`http:`) as null. Where the
+ * schema expects a map, null means "this, with its defaults": make it {} so
+ * ajv fills the defaults in, and defaults stay in the schema alone.
+ */
+function emptyMapsForNull(value: unknown, schema: JsonSchema): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
+  const record = value as Record<string, unknown>;
+  for (const [key, sub] of Object.entries(properties)) {
+    const types = Array.isArray(sub.type) ? sub.type : [sub.type];
+    if (record[key] === null && types.includes('object') && !types.includes('null')) record[key] = {};
+    emptyMapsForNull(record[key], sub);
+  }
+}
+
 const compiled = new WeakMap<ComponentFactory, ValidateFunction>();
 function validatorFor(factory: ComponentFactory): ValidateFunction {
   let v = compiled.get(factory);
@@ -185,6 +201,7 @@ export function validateConfig(input: unknown, registry: ComponentRegistry = def
       const config = (raw ?? {}) as Record<string, unknown>;
       (entries as Record<string, unknown>)[id] = config;
       const validate = validatorFor(factory);
+      emptyMapsForNull(config, effectiveSchema(factory));
       if (!validate(config)) {
         for (const e of validate.errors ?? []) problems.push(describeError(path, e));
       } else if (factory.validate) {

@@ -8,9 +8,21 @@ export interface OtlpHttpConfig {
   cors?: { allowed_origins: string[] };
 }
 
-export interface OtlpConfig {
-  protocols: { http?: OtlpHttpConfig | null };
+export interface OtlpGrpcConfig {
+  endpoint: string;
+  max_recv_msg_size: string | number;
+  auth?: { bearer_token: string };
 }
+
+export interface OtlpConfig {
+  protocols: { grpc?: OtlpGrpcConfig; http?: OtlpHttpConfig };
+}
+
+const auth = {
+  type: 'object', additionalProperties: false, required: ['bearer_token'],
+  description: 'Require `Authorization: Bearer <token>` (gRPC: the `authorization` metadata); others are refused (401 / UNAUTHENTICATED).',
+  properties: { bearer_token: { type: 'string', minLength: 1, description: 'The token clients must send.' } },
+};
 
 export const otlpConfigSchema: JsonSchema = {
   type: 'object',
@@ -21,10 +33,23 @@ export const otlpConfigSchema: JsonSchema = {
       type: 'object',
       additionalProperties: false,
       minProperties: 1,
-      description: 'The protocols to serve; a protocol listed with no options gets its defaults. (gRPC arrives in a later release.)',
+      description: 'The protocols to serve; a protocol listed with no options (`grpc:`) gets its defaults.',
       properties: {
+        grpc: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'OTLP/gRPC: the TraceService, LogsService and MetricsService Export methods.',
+          properties: {
+            endpoint: { type: 'string', format: 'endpoint', default: '127.0.0.1:4317', description: 'host:port to listen on.' },
+            max_recv_msg_size: {
+              type: ['string', 'integer'], minimum: 1, format: 'size', default: '4MiB',
+              description: 'Largest request message; larger ones get RESOURCE_EXHAUSTED from gRPC itself.',
+            },
+            auth,
+          },
+        },
         http: {
-          type: ['object', 'null'],
+          type: 'object',
           additionalProperties: false,
           description: 'OTLP/HTTP: POST /v1/traces, /v1/logs and /v1/metrics with application/x-protobuf or application/json bodies, optionally gzip-compressed.',
           properties: {
@@ -34,11 +59,7 @@ export const otlpConfigSchema: JsonSchema = {
               description: 'Largest request body, after decompression; larger ones get 413.',
             },
             read_timeout: { type: 'string', format: 'duration', default: '30s', description: 'Time allowed to receive a request.' },
-            auth: {
-              type: 'object', additionalProperties: false, required: ['bearer_token'],
-              description: 'Require `Authorization: Bearer <token>`; other requests get 401.',
-              properties: { bearer_token: { type: 'string', minLength: 1, description: 'The token clients must send.' } },
-            },
+            auth,
             cors: {
               type: 'object', additionalProperties: false,
               description: 'CORS for browser clients; off unless configured.',

@@ -5,7 +5,7 @@ import { OtlpReceiver } from './otlp.js';
 export const otlpReceiver = defineReceiver<OtlpConfig>({
   type: 'otlp',
   kind: 'receiver',
-  description: 'Receives OpenTelemetry traces, logs and metrics over OTLP/HTTP (protobuf and JSON)',
+  description: 'Receives OpenTelemetry traces, logs and metrics over OTLP/gRPC and OTLP/HTTP (protobuf and JSON)',
   stability: 'development',
   configSchema: otlpConfigSchema,
   create: (config, ctx) => new OtlpReceiver(config, ctx),

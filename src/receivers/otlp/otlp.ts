@@ -6,11 +6,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import type { ConsumeResult, Receiver, ReceiverContext } from '../../component/types.js';
+import type { Receiver, ReceiverContext } from '../../component/types.js';
 import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
-import type { Batch } from '../../model/types.js';
 import type { OtlpConfig, OtlpHttpConfig } from './config.js';
-import { convertLogs, convertMetrics, convertTraces, type Converted, type Msg } from './convert.js';
+import type { Msg } from './convert.js';
+import { OtlpGrpcServer } from './grpc.js';
+import { ingest, type IngestOutcome } from './ingest.js';
 import { otlpTypes, type Signal } from './proto.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
@@ -46,17 +47,20 @@ function readBody(stream: Readable, limit: number): Promise<Buffer> {
 export class OtlpReceiver implements Receiver {
   private server?: Server;
   private readonly http?: OtlpHttpConfig;
+  private readonly grpc?: OtlpGrpcServer;
   private stopping = false;
 
   constructor(
     config: OtlpConfig,
     private readonly ctx: ReceiverContext,
   ) {
-    if (config.protocols.http !== undefined) this.http = config.protocols.http ?? ({} as OtlpHttpConfig);
+    this.http = config.protocols.http;
+    if (config.protocols.grpc) this.grpc = new OtlpGrpcServer(config.protocols.grpc, ctx);
   }
 
   async start(): Promise<void> {
     otlpTypes(); // load the definitions now: a broken install fails start, not the first request
+    await this.grpc?.start();
     const http = this.http;
     if (!http) return;
     const { host, port } = parseEndpoint(http.endpoint);
@@ -82,6 +86,7 @@ export class OtlpReceiver implements Receiver {
 
   async shutdown(): Promise<void> {
     this.stopping = true;
+    await this.grpc?.shutdown();
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -138,25 +143,18 @@ export class OtlpReceiver implements Receiver {
         body = await readBody(req, limit);
       }
       const message = this.decode(signal, body, json);
-      const converted = this.convert(signal, message);
-      const batch: Batch = { events: [], spans: [], metrics: [] };
-      if (signal === 'traces') batch.spans = converted.items as Batch['spans'];
-      else if (signal === 'logs') batch.events = converted.items as Batch['events'];
-      else batch.metrics = converted.items as Batch['metrics'];
-      if (converted.rejected > 0) this.ctx.countRefused(converted.rejected, 'invalid_item');
-      const result: ConsumeResult = converted.items.length > 0
-        ? this.ctx.consumer.consume(batch)
-        : { status: 'accepted', acceptedItems: 0, rejectedItems: 0, rejections: [] };
-      if (result.status === 'refused') {
-        if (result.retryable) {
-          res.setHeader('retry-after', String(Math.max(1, Math.ceil((result.retryAfterMs ?? 1000) / 1000))));
-          throw new HttpError(429, `pipeline is pushing back (${result.reason}): retry later`);
-        }
-        throw new HttpError(503, `pipeline refused the data (${result.reason})`);
+      let outcome: IngestOutcome;
+      try {
+        outcome = ingest(signal, message, this.ctx);
+      } catch (error) {
+        throw new HttpError(400, `cannot read the ${signal} request: ${(error as Error).message}`);
       }
-      const rejected = converted.rejected + result.rejectedItems;
-      const errors = [...converted.errors, ...result.rejections].slice(0, 3);
-      this.respond(res, 200, signal, json, rejected > 0 ? { rejected, message: errors.join('; ') } : undefined);
+      if (outcome.status === 'pushback') {
+        res.setHeader('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
+        throw new HttpError(429, outcome.message);
+      }
+      if (outcome.status === 'refused') throw new HttpError(503, outcome.message);
+      this.respond(res, 200, signal, json, outcome.rejected > 0 ? { rejected: outcome.rejected, message: outcome.message } : undefined);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);
@@ -184,16 +182,6 @@ export class OtlpReceiver implements Receiver {
       return type.decode(body) as unknown as Msg;
     } catch (error) {
       throw new HttpError(400, `body is not a valid ${type.name}: ${(error as Error).message}`);
-    }
-  }
-
-  private convert(signal: Signal, message: Msg): Converted<unknown> {
-    try {
-      if (signal === 'traces') return convertTraces(message);
-      if (signal === 'logs') return convertLogs(message, this.ctx.id);
-      return convertMetrics(message);
-    } catch (error) {
-      throw new HttpError(400, `cannot read the ${signal} request: ${(error as Error).message}`);
     }
   }
 

@@ -13,8 +13,26 @@ export type Signal = 'traces' | 'logs' | 'metrics';
 export interface OtlpTypes {
   request: Record<Signal, protobuf.Type>;
   response: Record<Signal, protobuf.Type>;
-  /** google.rpc.Status, the body of OTLP/HTTP error responses. */
+  /** google.rpc.Status, the body of OTLP/HTTP error responses and of gRPC's grpc-status-details-bin. */
   status: protobuf.Type;
+  /** google.rpc.RetryInfo, the detail that makes RESOURCE_EXHAUSTED retryable for OTLP/gRPC clients. */
+  retryInfo: protobuf.Type;
+}
+
+/** The few google.* messages OTLP error answers use, defined here by reflection (field numbers from their protos). */
+function googleTypes(): { status: protobuf.Type; retryInfo: protobuf.Type } {
+  const root = new protobuf.Root();
+  const any = new protobuf.Type('Any').add(new protobuf.Field('typeUrl', 1, 'string')).add(new protobuf.Field('value', 2, 'bytes'));
+  const duration = new protobuf.Type('Duration').add(new protobuf.Field('seconds', 1, 'int64')).add(new protobuf.Field('nanos', 2, 'int32'));
+  root.define('google.protobuf').add(any).add(duration);
+  const status = new protobuf.Type('Status')
+    .add(new protobuf.Field('code', 1, 'int32'))
+    .add(new protobuf.Field('message', 2, 'string'))
+    .add(new protobuf.Field('details', 3, 'google.protobuf.Any', 'repeated'));
+  const retryInfo = new protobuf.Type('RetryInfo').add(new protobuf.Field('retryDelay', 1, 'google.protobuf.Duration'));
+  root.define('google.rpc').add(status).add(retryInfo);
+  root.resolveAll();
+  return { status, retryInfo };
 }
 
 let loaded: OtlpTypes | undefined;
@@ -22,10 +40,7 @@ let loaded: OtlpTypes | undefined;
 export function otlpTypes(): OtlpTypes {
   if (loaded) return loaded;
   const root = protobuf.loadSync(['trace_service.proto', 'logs_service.proto', 'metrics_service.proto'].map((f) => PROTO_DIR + f));
-  const status = new protobuf.Type('Status')
-    .add(new protobuf.Field('code', 1, 'int32'))
-    .add(new protobuf.Field('message', 2, 'string'));
-  new protobuf.Root().define('google.rpc').add(status);
+  const { status, retryInfo } = googleTypes();
   const t = (name: string): protobuf.Type => root.lookupType(name);
   loaded = {
     request: {
@@ -39,6 +54,7 @@ export function otlpTypes(): OtlpTypes {
       metrics: t('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse'),
     },
     status,
+    retryInfo,
   };
   return loaded;
 }
