@@ -1,6 +1,8 @@
 /** Every built-in component type: adding one is one line here and its own folder. */
 import type { ComponentFactory } from './types.js';
 import { debugExporter } from '../exporters/debug/index.js';
+import { otlpExporter } from '../exporters/otlp/index.js';
+import { otlpHttpExporter } from '../exporters/otlp_http/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
@@ -18,4 +20,6 @@ export const builtinFactories: readonly ComponentFactory[] = [
   filterProcessor,
   memoryLimiterProcessor,
   debugExporter,
+  otlpExporter,
+  otlpHttpExporter,
 ];

@@ -17,6 +17,8 @@ export interface RetryConfig {
   initial_interval: string;
   max_interval: string;
   max_elapsed_time: string;
+  multiplier: number;
+  randomization_factor: number;
 }
 
 export interface ExporterSettings {
@@ -42,9 +44,14 @@ export const exporterSettingsProperties: Record<string, JsonSchema> = {
     default: {},
     properties: {
       enabled: { type: 'boolean', default: true, description: 'Retry failed batches whose error is retryable.' },
-      initial_interval: { type: 'string', format: 'duration', default: '1s', description: 'Wait before the first retry.' },
+      initial_interval: { type: 'string', format: 'duration', default: '5s', description: 'Wait before the first retry.' },
       max_interval: { type: 'string', format: 'duration', default: '30s', description: 'Upper bound of the wait between retries.' },
-      max_elapsed_time: { type: 'string', format: 'duration', default: '5m', description: 'Give up on a batch (counted as send_failed) after this long; 0 retries forever.' },
+      max_elapsed_time: { type: 'string', format: 'duration', default: '300s', description: 'Give up on a batch (counted as send_failed) after this long; 0 retries forever.' },
+      multiplier: { type: 'number', minimum: 1, default: 1.5, description: 'Each wait is the previous one times this.' },
+      randomization_factor: {
+        type: 'number', minimum: 0, maximum: 1, default: 0.5,
+        description: 'Jitter: each wait is spread by ± this fraction, so many senders do not retry in step. A backend\'s Retry-After is honoured when longer.',
+      },
     },
   },
 };

@@ -85,7 +85,14 @@ export interface Processor {
   shutdown?(): Promise<void>;
 }
 
-export type ExportResult = { ok: true } | { ok: false; retryable: boolean; error: Error };
+/**
+ * `dropped`: items of the batch this exporter cannot send at all (a signal it
+ * does not carry); they are counted as send_failed with the reason given.
+ * `retryAfterMs`: the backend's own Retry-After / RetryInfo, honoured by the retry loop.
+ */
+export type ExportResult =
+  | { ok: true; dropped?: { count: number; reason: string } }
+  | { ok: false; retryable: boolean; error: Error; retryAfterMs?: number };
 
 export interface Exporter {
   start?(): Promise<void>;

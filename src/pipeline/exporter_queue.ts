@@ -110,7 +110,12 @@ export class ExporterQueue {
         result = { ok: false as const, retryable: true, error: error as Error };
       }
       if (result.ok) {
-        this.instruments.exporterSent.add(n, this.attrs);
+        const dropped = result.dropped && result.dropped.count > 0 ? Math.min(result.dropped.count, n) : 0;
+        if (dropped > 0) {
+          this.instruments.exporterSendFailed.add(dropped, { ...this.attrs, reason: result.dropped?.reason ?? 'unsupported' });
+          this.problems.report('partly_dropped', 'exporter could not send part of a batch', { exporter: this.id, items: dropped, reason: result.dropped?.reason });
+        }
+        if (n - dropped > 0) this.instruments.exporterSent.add(n - dropped, this.attrs);
         if (this.consecutiveFailures >= UNHEALTHY_AFTER_FAILURES) this.reportStatus({ healthy: true });
         this.consecutiveFailures = 0;
         return;
@@ -120,16 +125,18 @@ export class ExporterQueue {
         this.reportStatus({ healthy: false, reason: `${this.consecutiveFailures} consecutive export failures: ${result.error.message}` });
       }
       const elapsed = Date.now() - started;
-      const giveUp = !result.retryable || !retry.enabled || this.abort.signal.aborted || (maxElapsed > 0 && elapsed + wait > maxElapsed);
+      const giveUp = !result.retryable || !retry.enabled || this.abort.signal.aborted || (maxElapsed > 0 && elapsed + Math.max(wait, result.retryAfterMs ?? 0) > maxElapsed);
       if (giveUp) {
         const reason = this.abort.signal.aborted ? 'shutdown' : 'export_error';
         this.instruments.exporterSendFailed.add(n, { ...this.attrs, reason });
         this.problems.report('export_failed', 'export failed, batch dropped', { exporter: this.id, items: n, error: result.error.message, retryable: result.retryable });
         return;
       }
-      this.logger.debug('export failed, retrying', { exporter: this.id, error: result.error.message, wait_ms: wait });
-      await sleep(wait, this.abort.signal);
-      wait = Math.min(wait * 2, maxWait);
+      const jitter = 1 + retry.randomization_factor * (2 * Math.random() - 1);
+      const pause = Math.max(wait * jitter, result.retryAfterMs ?? 0);
+      this.logger.debug('export failed, retrying', { exporter: this.id, error: result.error.message, wait_ms: Math.round(pause) });
+      await sleep(pause, this.abort.signal);
+      wait = Math.min(wait * retry.multiplier, maxWait);
     }
   }
 

@@ -33,11 +33,16 @@ interface Run {
   events: ScopeEvent[];
 }
 
+/** Every node started, so the suite stops them even when a test fails half-way. */
+const nodes: ErlNode[] = [];
+
 /** Runs the workload on a fresh node (on `port`, or a free one) with `pipeline` attached. */
 async function runWorkload(pipeline: Pipeline, port: number, tsFlag: string, started = false): Promise<Run> {
-  const node = startErl(codePath, 'workload', 'main', [String(port), tsFlag]);
-  assert.equal(Number(await node.line('port ')), port);
+  // Read before the node starts: a running receiver may reconnect the moment the node listens.
   const connectsBefore = await pipeline.metrics.sum('scope_beam_trace_port_connects');
+  const node = startErl(codePath, 'workload', 'main', [String(port), tsFlag]);
+  nodes.push(node);
+  assert.equal(Number(await node.line('port ')), port);
   if (!started) await pipeline.start();
   await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > connectsBefore, 10_000, 'the receiver to connect');
   const first = sink.events.length;
@@ -70,17 +75,16 @@ function sequence(events: ScopeEvent[], pid: string): string[] {
 }
 
 describe('beam_trace_port receiver with a real erl node', () => {
-  const nodes: ErlNode[] = [];
   after(async () => {
     for (const n of nodes) await n.stop();
   });
 
   for (const tsFlag of ['monotonic_timestamp', 'timestamp', 'strict_monotonic_timestamp']) {
-    it(`maps every process's trace messages in order (${tsFlag})`, async () => {
+    it(`maps every process's trace messages in order (${tsFlag})`, async (t) => {
       const port = await freePort();
       const pipeline = pipelineFor(port);
+      t.after(() => pipeline.shutdown());
       const run = await runWorkload(pipeline, port, tsFlag);
-      nodes.push(run.node);
       const { root, child, crasher, server } = run.pids;
       assert.ok(root && child && crasher && server, JSON.stringify(run.pids));
 
@@ -173,15 +177,14 @@ describe('beam_trace_port receiver with a real erl node', () => {
     });
   }
 
-  it('reconnects when the node goes away and comes back, without a restart', async () => {
+  it('reconnects when the node goes away and comes back, without a restart', async (t) => {
     const port = await freePort();
     const pipeline = pipelineFor(port);
+    t.after(() => pipeline.shutdown());
     const first = await runWorkload(pipeline, port, 'monotonic_timestamp');
-    nodes.push(first.node);
     assert.ok(first.events.length > 20);
     await first.node.stop();
     const second = await runWorkload(pipeline, port, 'monotonic_timestamp', true);
-    nodes.push(second.node);
     assert.ok(second.events.some((e) => e.pid === second.pids.child && e.type === 'function.return' && e.attributes['beam.return'] === '6'));
     assert.ok((await pipeline.metrics.sum('scope_beam_trace_port_connects')) >= 2);
     await pipeline.shutdown();

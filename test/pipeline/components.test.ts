@@ -30,8 +30,23 @@ before(async () => {
   await new Promise<void>((resolve) => traceServer?.listen(0, '127.0.0.1', resolve));
   tracePort = (traceServer.address() as { port: number }).port;
   otlpPort = await freePort();
+  // An OTLP peer for the otlp exporters to send to.
+  peerGrpc = await freePort();
+  peerHttp = await freePort();
+  peer = createPipeline({
+    receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${peerGrpc}` }, http: { endpoint: `127.0.0.1:${peerHttp}` } } } },
+    exporters: { debug: { path: '/dev/null' } },
+    service: { pipelines: { p: { receivers: ['otlp'], exporters: ['debug'] } }, telemetry: { metrics: { level: 'none' } } },
+  }, { logger: silentLogger });
+  await peer.start();
+});
+after(async () => {
+  await peer?.shutdown();
 });
 let otlpPort = 0;
+let peerGrpc = 0;
+let peerHttp = 0;
+let peer: ReturnType<typeof createPipeline> | undefined;
 
 /** Receivers fed from outside after start: how to feed them. */
 const feeders: Record<string, () => Promise<void>> = {
@@ -50,7 +65,7 @@ after(() => traceServer?.close());
 const fed: Record<string, number> = { jsonl: 3, push: 2, beam_trace_port: 2, otlp: 2 };
 
 /** Options a type cannot do without; every other type must work from its defaults alone. */
-const required: Record<string, (dir: string) => Record<string, unknown>> = {
+const required: Record<string, (dir: string, kind?: string) => Record<string, unknown>> = {
   jsonl: (dir) => {
     const path = join(dir, 'in.jsonl');
     writeFileSync(path, [event(), event(), event()].map(eventToJson).join('\n') + '\n');
@@ -58,7 +73,10 @@ const required: Record<string, (dir: string) => Record<string, unknown>> = {
   },
   memory_limiter: () => ({ limit_mib: 64 * 1024 }),
   beam_trace_port: () => ({ endpoint: `127.0.0.1:${tracePort}` }),
-  otlp: () => ({ protocols: { http: { endpoint: `127.0.0.1:${otlpPort}` } } }),
+  otlp: (_dir, kind) => (kind === 'exporter'
+    ? { endpoint: `127.0.0.1:${peerGrpc}` }
+    : { protocols: { http: { endpoint: `127.0.0.1:${otlpPort}` } } }),
+  otlp_http: () => ({ endpoint: `http://127.0.0.1:${peerHttp}` }),
 };
 
 function deepFreeze<T>(value: T): T {
@@ -77,7 +95,7 @@ const sink = new Collector();
 registerComponent(sink.factory('lifecycle_sink'));
 
 function configFor(f: ComponentFactory, dir: string): Record<string, unknown> {
-  return required[f.type]?.(dir) ?? {};
+  return required[f.type]?.(dir, f.kind) ?? {};
 }
 
 describe('every registered component', () => {

@@ -17,7 +17,7 @@ const assertType = <T extends true>(): T => true as T;
 assertType<Equals<Batch, { events: ScopeEvent[]; spans: Span[]; metrics: MetricPoint[] }>>();
 assertType<Equals<ScopeEvent['time'], bigint>>();
 assertType<Equals<Span['traceId'], string>>();
-assertType<Equals<ExportResult, { ok: true } | { ok: false; retryable: boolean; error: Error }>>();
+assertType<Equals<ExportResult, { ok: true; dropped?: { count: number; reason: string } } | { ok: false; retryable: boolean; error: Error; retryAfterMs?: number }>>();
 assertType<Equals<ReturnType<Pipeline['push']>, Promise<ConsumeResult>>>();
 assertType<Equals<ReturnType<BatchConsumer['consume']>, ConsumeResult>>();
 assertType<Equals<Parameters<typeof api.createPipeline>[0], ResolvedConfig | Record<string, unknown>>>();

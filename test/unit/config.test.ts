@@ -53,7 +53,10 @@ describe('loadConfig: defaults of a valid minimal config', () => {
     assert.equal(debug.sending_queue.queue_size, 200_000);
     assert.equal(debug.sending_queue.num_consumers, 1);
     assert.equal(debug.retry_on_failure.enabled, true);
-    assert.equal(debug.retry_on_failure.initial_interval, '1s');
+    assert.equal(debug.retry_on_failure.initial_interval, '5s');
+    assert.equal(debug.retry_on_failure.max_interval, '30s');
+    assert.equal(debug.retry_on_failure.max_elapsed_time, '300s');
+    assert.equal(debug.retry_on_failure.multiplier, 1.5);
   });
 
   it('fills the receiver defaults and keeps given values', () => {

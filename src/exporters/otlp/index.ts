@@ -1,0 +1,33 @@
+/** OTLP over gRPC, through the OpenTelemetry JS SDK's own gRPC exporters. */
+import { Metadata } from '@grpc/grpc-js';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { defineExporter } from '../../component/types.js';
+import { parseDuration } from '../../config/units.js';
+import { exportBatch } from '../../otel/export.js';
+import { otlpExporterConfigSchema, type OtlpExporterConfig } from './config.js';
+
+export const otlpExporter = defineExporter<OtlpExporterConfig>({
+  type: 'otlp',
+  kind: 'exporter',
+  description: 'Sends spans (and events as log records) over OTLP/gRPC to Jaeger, Tempo or a collector',
+  stability: 'development',
+  configSchema: otlpExporterConfigSchema,
+  create: (config) => {
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(config.headers)) metadata.set(k, v);
+    const options = {
+      url: `http://${config.endpoint}`,
+      metadata,
+      compression: config.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
+      timeoutMillis: parseDuration(config.timeout),
+    };
+    const exporters = { spans: new OTLPTraceExporter(options), logs: new OTLPLogExporter(options) };
+    let stopped: Promise<void> | undefined;
+    return {
+      export: (batch) => exportBatch(batch, exporters),
+      shutdown: () => (stopped ??= Promise.all([exporters.spans.shutdown(), exporters.logs.shutdown()]).then(() => undefined)),
+    };
+  },
+});
