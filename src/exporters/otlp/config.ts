@@ -5,7 +5,7 @@ export interface OtlpExporterConfig {
   headers: Record<string, string>;
   compression: 'gzip' | 'none';
   timeout: string;
-  tls: { insecure: boolean };
+  tls: { insecure: boolean; ca_file?: string };
 }
 
 export const otlpExporterConfigSchema: JsonSchema = {
@@ -24,8 +24,11 @@ export const otlpExporterConfigSchema: JsonSchema = {
     timeout: { type: 'string', format: 'duration', default: '10s', description: 'Deadline of one export request.' },
     tls: {
       type: 'object', additionalProperties: false, default: {},
-      description: 'Transport security. Only plaintext is supported in this release: keep it on loopback or a trusted network.',
-      properties: { insecure: { const: true, default: true, description: 'Plaintext gRPC (must be true for now).' } },
+      description: 'Transport security.',
+      properties: {
+        insecure: { type: 'boolean', default: true, description: 'Plaintext gRPC. Set false for TLS.' },
+        ca_file: { type: 'string', minLength: 1, description: 'With TLS: PEM file of the CA that signed the server certificate (default: the system roots).' },
+      },
     },
   },
 };

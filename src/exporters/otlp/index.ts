@@ -1,5 +1,6 @@
 /** OTLP over gRPC, through the OpenTelemetry JS SDK's own gRPC exporters. */
-import { Metadata } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
@@ -17,9 +18,11 @@ export const otlpExporter = defineExporter<OtlpExporterConfig>({
   create: (config) => {
     const metadata = new Metadata();
     for (const [k, v] of Object.entries(config.headers)) metadata.set(k, v);
+    const tls = !config.tls.insecure;
     const options = {
-      url: `http://${config.endpoint}`,
+      url: `${tls ? 'https' : 'http'}://${config.endpoint}`,
       metadata,
+      ...(tls ? { credentials: credentials.createSsl(config.tls.ca_file ? readFileSync(config.tls.ca_file) : null) } : {}),
       compression: config.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
       timeoutMillis: parseDuration(config.timeout),
     };

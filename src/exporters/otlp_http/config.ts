@@ -6,6 +6,7 @@ export interface OtlpHttpExporterConfig {
   headers: Record<string, string>;
   compression: 'gzip' | 'none';
   timeout: string;
+  tls: { ca_file?: string };
 }
 
 export const otlpHttpExporterConfigSchema: JsonSchema = {
@@ -23,5 +24,10 @@ export const otlpHttpExporterConfigSchema: JsonSchema = {
     },
     compression: { enum: ['gzip', 'none'], default: 'gzip', description: 'Request compression.' },
     timeout: { type: 'string', format: 'duration', default: '10s', description: 'Deadline of one export request.' },
+    tls: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'For https:// endpoints.',
+      properties: { ca_file: { type: 'string', minLength: 1, description: 'PEM file of the CA that signed the server certificate (default: the system roots).' } },
+    },
   },
 };

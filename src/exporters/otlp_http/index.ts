@@ -1,4 +1,5 @@
 /** OTLP over HTTP (protobuf or JSON), through the OpenTelemetry JS SDK's own HTTP exporters. */
+import { readFileSync } from 'node:fs';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { OTLPLogExporter as JsonLogs } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoLogs } from '@opentelemetry/exporter-logs-otlp-proto';
@@ -21,6 +22,7 @@ export const otlpHttpExporter = defineExporter<OtlpHttpExporterConfig>({
       headers: config.headers,
       compression: config.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
       timeoutMillis: parseDuration(config.timeout),
+      ...(config.tls.ca_file ? { httpAgentOptions: { ca: readFileSync(config.tls.ca_file), keepAlive: true } } : {}),
     };
     const json = config.encoding === 'json';
     const exporters = {

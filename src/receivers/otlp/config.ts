@@ -1,6 +1,12 @@
 import type { JsonSchema } from '../../model/schemas.js';
 
+export interface TlsServerConfig {
+  cert_file: string;
+  key_file: string;
+}
+
 export interface OtlpHttpConfig {
+  tls?: TlsServerConfig;
   endpoint: string;
   max_request_body_size: string | number;
   read_timeout: string;
@@ -9,6 +15,7 @@ export interface OtlpHttpConfig {
 }
 
 export interface OtlpGrpcConfig {
+  tls?: TlsServerConfig;
   endpoint: string;
   max_recv_msg_size: string | number;
   auth?: { bearer_token: string };
@@ -17,6 +24,15 @@ export interface OtlpGrpcConfig {
 export interface OtlpConfig {
   protocols: { grpc?: OtlpGrpcConfig; http?: OtlpHttpConfig };
 }
+
+const tls = {
+  type: 'object', additionalProperties: false, required: ['cert_file', 'key_file'],
+  description: 'Serve TLS with this certificate (PEM); without it the protocol is plaintext.',
+  properties: {
+    cert_file: { type: 'string', minLength: 1, description: 'PEM certificate chain file.' },
+    key_file: { type: 'string', minLength: 1, description: 'PEM private key file.' },
+  },
+};
 
 const auth = {
   type: 'object', additionalProperties: false, required: ['bearer_token'],
@@ -46,6 +62,7 @@ export const otlpConfigSchema: JsonSchema = {
               description: 'Largest request message; larger ones get RESOURCE_EXHAUSTED from gRPC itself.',
             },
             auth,
+            tls,
           },
         },
         http: {
@@ -60,6 +77,7 @@ export const otlpConfigSchema: JsonSchema = {
             },
             read_timeout: { type: 'string', format: 'duration', default: '30s', description: 'Time allowed to receive a request.' },
             auth,
+            tls,
             cors: {
               type: 'object', additionalProperties: false,
               description: 'CORS for browser clients; off unless configured.',

@@ -5,6 +5,7 @@
  * RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail, which is what makes
  * OTLP clients retry it.
  */
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { ReceiverContext } from '../../component/types.js';
 import { parseEndpoint, parseSize } from '../../config/units.js';
@@ -57,10 +58,16 @@ export class OtlpGrpcServer {
     const { host, port } = parseEndpoint(this.config.endpoint);
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      server.bindAsync(address, this.credentials(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
     this.server = server;
     this.ctx.logger.info('OTLP/gRPC listening', { endpoint: `${host}:${this.boundPort}` });
+  }
+
+  private credentials(): grpc.ServerCredentials {
+    const tls = this.config.tls;
+    if (!tls) return grpc.ServerCredentials.createInsecure();
+    return grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(tls.cert_file), private_key: readFileSync(tls.key_file) }], false);
   }
 
   private handler(signal: Signal): Handler {

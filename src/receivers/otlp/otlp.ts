@@ -3,7 +3,9 @@
  * gzip, partial success, 429 + Retry-After when the pipeline pushes back,
  * 400 for undecodable bodies, 413 past the size limit.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
@@ -64,7 +66,10 @@ export class OtlpReceiver implements Receiver {
     const http = this.http;
     if (!http) return;
     const { host, port } = parseEndpoint(http.endpoint);
-    const server = createServer((req, res) => void this.handle(req, res, http));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, http);
+    const server: Server = http.tls
+      ? createTlsServer({ cert: readFileSync(http.tls.cert_file), key: readFileSync(http.tls.key_file) }, handler)
+      : createServer(handler);
     server.requestTimeout = parseDuration(http.read_timeout);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
