@@ -1,10 +1,11 @@
 /** Sending a batch through the SDK's OTLP exporters (shared by the otlp and otlp_http exporters). */
 import type { ExportResult as SdkExportResult } from '@opentelemetry/core';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { ExportResult } from '../component/types.js';
 import type { Batch } from '../model/types.js';
-import { ResourceCache, toReadableLog, toReadableSpan } from './readable.js';
+import { ResourceCache, toReadableLog, toReadableSpan, toResourceMetrics } from './readable.js';
 
 function call(run: (done: (r: SdkExportResult) => void) => void): Promise<SdkExportResult> {
   return new Promise((resolve) => run(resolve));
@@ -20,21 +21,24 @@ function retryable(error: Error | undefined): boolean {
 export interface SdkExporters {
   spans: SpanExporter;
   logs: LogRecordExporter;
+  metrics: PushMetricExporter;
 }
 
-/** Spans go out as spans and events as log records; metrics are not sent yet and are reported as dropped. */
+type Send = (done: (r: SdkExportResult) => void) => void;
+
+/** Spans go out as spans, events as log records, metric points as metrics (one request per resource). */
 export async function exportBatch(batch: Batch, exporters: SdkExporters): Promise<ExportResult> {
   const resources = new ResourceCache();
-  for (const [items, send] of [
-    [batch.spans, (done: (r: SdkExportResult) => void) => exporters.spans.export(batch.spans.map((s) => toReadableSpan(s, resources)), done)],
-    [batch.events, (done: (r: SdkExportResult) => void) => exporters.logs.export(batch.events.map((e) => toReadableLog(e, resources)), done)],
-  ] as const) {
-    if (items.length === 0) continue;
+  const sends: Send[] = [];
+  if (batch.spans.length > 0) sends.push((done) => exporters.spans.export(batch.spans.map((s) => toReadableSpan(s, resources)), done));
+  if (batch.events.length > 0) sends.push((done) => exporters.logs.export(batch.events.map((e) => toReadableLog(e, resources)), done));
+  for (const rm of batch.metrics.length > 0 ? toResourceMetrics(batch.metrics, resources) : []) sends.push((done) => exporters.metrics.export(rm, done));
+  for (const send of sends) {
     const result = await call(send);
     if (result.code !== 0) {
       const error = result.error ?? new Error('OTLP export failed');
       return { ok: false, retryable: retryable(error), error };
     }
   }
-  return batch.metrics.length > 0 ? { ok: true, dropped: { count: batch.metrics.length, reason: 'unsupported_signal' } } : { ok: true };
+  return { ok: true };
 }

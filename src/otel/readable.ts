@@ -7,8 +7,9 @@ import type { Attributes as OtelAttributes, HrTime, SpanContext } from '@opentel
 import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { AggregationTemporality, DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { Attributes, ScopeEvent, Span, SpanKind } from '../model/types.js';
+import type { Attributes, MetricPoint, ScopeEvent, Span, SpanKind } from '../model/types.js';
 
 export function hrTime(ns: bigint): HrTime {
   return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
@@ -100,4 +101,65 @@ export function toReadableLog(event: ScopeEvent, resources: ResourceCache): Read
     resource: resources.get(resource),
     instrumentationScope: scopeOf(typeof scopeName === 'string' ? scopeName : event.source.component),
   } as unknown as ReadableLogRecord;
+}
+
+const VALUE_INT = 0; // @opentelemetry/api ValueType.INT
+const VALUE_DOUBLE = 1; // ValueType.DOUBLE
+
+/**
+ * Metric points as the SDK's metric exporters read them: one ResourceMetrics
+ * per distinct resource (each is one export call), one metric per name, type
+ * and unit. Sums and histograms are sent as cumulative; integer-valued
+ * gauges and sums as ints.
+ */
+export function toResourceMetrics(points: MetricPoint[], resources: ResourceCache): ResourceMetrics[] {
+  const byResource = new Map<string, { resource: Attributes; metrics: Map<string, MetricPoint[]> }>();
+  for (const p of points) {
+    const rkey = JSON.stringify(p.resource);
+    let group = byResource.get(rkey);
+    if (!group) {
+      group = { resource: p.resource, metrics: new Map() };
+      byResource.set(rkey, group);
+    }
+    const mkey = `${p.name}\u0000${p.type}\u0000${p.unit ?? ''}\u0000${p.monotonic ? 1 : 0}`;
+    const list = group.metrics.get(mkey);
+    if (list) list.push(p);
+    else group.metrics.set(mkey, [p]);
+  }
+  const out: ResourceMetrics[] = [];
+  for (const { resource, metrics } of byResource.values()) {
+    const data: MetricData[] = [];
+    for (const list of metrics.values()) {
+      const first = list[0];
+      const descriptor = {
+        name: first.name, description: first.description ?? '', unit: first.unit ?? '',
+        valueType: list.every((p) => Number.isInteger(p.value)) ? VALUE_INT : VALUE_DOUBLE,
+      };
+      // No start time (a gauge): 0, which OTLP reads as absent.
+      const times = (p: MetricPoint) => ({ startTime: hrTime(p.startTimeUnixNano ?? 0n), endTime: hrTime(p.timeUnixNano), attributes: p.attributes as OtelAttributes });
+      if (first.type === 'histogram') {
+        data.push({
+          descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM,
+          dataPoints: list.map((p) => ({
+            ...times(p),
+            value: {
+              buckets: { boundaries: p.histogram?.explicitBounds ?? [], counts: p.histogram?.bucketCounts ?? [] },
+              sum: p.histogram?.sum ?? p.value, count: p.histogram?.count ?? 0,
+              ...(p.histogram?.min !== undefined ? { min: p.histogram.min } : {}),
+              ...(p.histogram?.max !== undefined ? { max: p.histogram.max } : {}),
+            },
+          })),
+        } as unknown as MetricData);
+      } else {
+        data.push({
+          descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE,
+          dataPointType: first.type === 'sum' ? DataPointType.SUM : DataPointType.GAUGE,
+          ...(first.type === 'sum' ? { isMonotonic: Boolean(first.monotonic) } : {}),
+          dataPoints: list.map((p) => ({ ...times(p), value: p.value })),
+        } as unknown as MetricData);
+      }
+    }
+    out.push({ resource: resources.get(resource), scopeMetrics: [{ scope: scopeOf('scope-pipeline'), metrics: data }] });
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { createPipeline, parseJsonLine, silentLogger, type ScopeEvent, type Span } from '../../src/index.js';
+import { createPipeline, parseJsonLine, silentLogger, type MetricPoint, type ScopeEvent, type Span } from '../../src/index.js';
 import { event, freePort, tempDir, until } from '../helpers.js';
 
 const quiet = { telemetry: { metrics: { level: 'none' } } };
@@ -65,7 +65,16 @@ for (const [label, exporter] of [
       await provider.shutdown();
 
       const beamEvent = event({ id: 'beam-1', attributes: { 'beam.peer_pid': '<0.81.0>', 'beam.message': '{ping,1}' } });
-      await A.push({ events: [beamEvent], spans: [], metrics: [] });
+      const res = { 'service.name': 'beam', 'beam.node': 'app@host' };
+      const points: MetricPoint[] = [
+        { name: 'beam.process.message_queue_len', type: 'gauge', timeUnixNano: 1764000000000000000n, value: 12, attributes: { 'beam.pid': '<0.90.0>' }, resource: res },
+        { name: 'beam.reductions', type: 'sum', unit: '{reduction}', monotonic: true, startTimeUnixNano: 1763999990000000000n, timeUnixNano: 1764000000000000000n, value: 1234.5, attributes: {}, resource: res },
+        {
+          name: 'beam.gc.pause', type: 'histogram', unit: 'ms', startTimeUnixNano: 1763999990000000000n, timeUnixNano: 1764000000000000000n, value: 9,
+          histogram: { count: 3, sum: 9, explicitBounds: [1, 5], bucketCounts: [1, 1, 1], min: 0.5, max: 6 }, attributes: { kind: 'major' }, resource: res,
+        },
+      ];
+      await A.push({ events: [beamEvent], spans: [], metrics: points });
 
       const read = (): Array<ReturnType<typeof parseJsonLine>> => {
         try {
@@ -74,7 +83,7 @@ for (const [label, exporter] of [
           return [];
         }
       };
-      await until(() => read().length >= sent.length + 1, 20_000, 'spans and the event at B');
+      await until(() => read().length >= sent.length + 1 + points.length, 20_000, 'spans, the event and the metrics at B');
       await A.shutdown();
       await B.shutdown();
       const items = read();
@@ -97,6 +106,20 @@ for (const [label, exporter] of [
         assert.deepEqual(r.scope, { name: 'checkout', version: '2.0.0' });
         assert.equal(r.resource['service.name'], 'shop');
         assert.equal(r.resource['deployment.environment'], 'test');
+      }
+      const metrics = items.filter((i) => i.kind === 'metric').map((i) => i.item as MetricPoint);
+      for (const p of points) {
+        const r = metrics.find((m) => m.name === p.name);
+        assert.ok(r, p.name);
+        assert.equal(r.type, p.type);
+        assert.equal(r.value, p.value);
+        assert.equal(r.unit, p.unit);
+        assert.equal(r.timeUnixNano, p.timeUnixNano);
+        assert.equal(r.startTimeUnixNano, p.startTimeUnixNano);
+        assert.deepEqual(r.attributes, p.attributes);
+        assert.equal(r.resource['beam.node'], 'app@host');
+        if (p.type === 'sum') assert.equal(r.monotonic, true);
+        if (p.histogram) assert.deepEqual(r.histogram, p.histogram);
       }
       const log = items.filter((i) => i.kind === 'event').map((i) => i.item as ScopeEvent)[0];
       assert.equal(log.type, 'otel.log');

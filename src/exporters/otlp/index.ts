@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { defineExporter } from '../../component/types.js';
 import { parseDuration } from '../../config/units.js';
@@ -12,7 +13,7 @@ import { otlpExporterConfigSchema, type OtlpExporterConfig } from './config.js';
 export const otlpExporter = defineExporter<OtlpExporterConfig>({
   type: 'otlp',
   kind: 'exporter',
-  description: 'Sends spans (and events as log records) over OTLP/gRPC to Jaeger, Tempo or a collector',
+  description: 'Sends spans, events (as log records) and metrics over OTLP/gRPC to Jaeger, Tempo or a collector',
   stability: 'development',
   configSchema: otlpExporterConfigSchema,
   create: (config) => {
@@ -26,11 +27,11 @@ export const otlpExporter = defineExporter<OtlpExporterConfig>({
       compression: config.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
       timeoutMillis: parseDuration(config.timeout),
     };
-    const exporters = { spans: new OTLPTraceExporter(options), logs: new OTLPLogExporter(options) };
+    const exporters = { spans: new OTLPTraceExporter(options), logs: new OTLPLogExporter(options), metrics: new OTLPMetricExporter(options) };
     let stopped: Promise<void> | undefined;
     return {
       export: (batch) => exportBatch(batch, exporters),
-      shutdown: () => (stopped ??= Promise.all([exporters.spans.shutdown(), exporters.logs.shutdown()]).then(() => undefined)),
+      shutdown: () => (stopped ??= Promise.all([exporters.spans.shutdown(), exporters.logs.shutdown(), exporters.metrics.shutdown()]).then(() => undefined)),
     };
   },
 });
