@@ -12,6 +12,7 @@ import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics'
 import type { ComponentStatus } from '../component/types.js';
 import { parseEndpoint } from '../config/units.js';
 import type { Logger } from '../util/logger.js';
+import { listen } from '../util/net.js';
 
 export interface MetricReading {
   name: string;
@@ -118,15 +119,8 @@ export class SelfTelemetry implements PipelineMetrics {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics or /healthz\n');
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const address = await listen(server, port, host);
     this.server = server;
-    const address = server.address() as AddressInfo;
     this.logger.info('self-telemetry listening', { metrics: `http://${host}:${address.port}/metrics`, health: `http://${host}:${address.port}/healthz` });
     return address;
   }

@@ -33,10 +33,6 @@ export class OtlpGrpcServer {
     private readonly ctx: ReceiverContext,
   ) {}
 
-  get port(): number | undefined {
-    return this.boundPort;
-  }
-
   async start(): Promise<void> {
     const limit = parseSize(this.config.max_recv_msg_size);
     const server = new grpc.Server({ 'grpc.max_receive_message_length': limit });

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
 import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
 import type { OtlpConfig, OtlpHttpConfig } from './config.js';
+import { listen } from '../../util/net.js';
 import type { Msg } from './convert.js';
 import { OtlpGrpcServer } from './grpc.js';
 import { ingest, type IngestOutcome } from './ingest.js';
@@ -71,22 +72,9 @@ export class OtlpReceiver implements Receiver {
       ? createTlsServer({ cert: readFileSync(http.tls.cert_file), key: readFileSync(http.tls.key_file) }, handler)
       : createServer(handler);
     server.requestTimeout = parseDuration(http.read_timeout);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const address = await listen(server, port, host);
     this.server = server;
-    const address = server.address();
-    this.ctx.logger.info('OTLP/HTTP listening', { endpoint: typeof address === 'object' && address ? `${host}:${address.port}` : http.endpoint });
-  }
-
-  /** The bound HTTP port (tests and embedders that asked for port 0). */
-  get httpPort(): number | undefined {
-    const address = this.server?.address();
-    return typeof address === 'object' && address ? address.port : undefined;
+    this.ctx.logger.info('OTLP/HTTP listening', { endpoint: `${host}:${address.port}` });
   }
 
   async shutdown(): Promise<void> {
