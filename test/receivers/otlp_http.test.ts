@@ -233,3 +233,29 @@ describe('otlp receiver pushback', () => {
     }
   });
 });
+
+describe('otlp receiver CORS', () => {
+  it('is off unless configured, and answers preflight for allowed origins only', async () => {
+    const port = await freePort();
+    const p = createPipeline({
+      receivers: { otlp: { protocols: { http: { endpoint: `127.0.0.1:${port}`, cors: { allowed_origins: ['https://app.example'] } } } } },
+      exporters: { otlp_sink: {} },
+      service: { pipelines: { p: { receivers: ['otlp'], exporters: ['otlp_sink'] } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await p.start();
+    try {
+      const preflight = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example');
+      const other = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+      assert.notEqual(other.status, 204);
+      assert.equal(other.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await p.shutdown();
+    }
+    // The shared pipeline above has no cors: no CORS headers at all.
+    const plain = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { origin: 'https://app.example', 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers.get('access-control-allow-origin'), null);
+  });
+});
