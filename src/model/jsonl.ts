@@ -76,7 +76,7 @@ const metricShape: ValidateFunction = ajv.compile({
   required: ['name', 'type', 'timeUnixNano'],
   properties: {
     name: { type: 'string', minLength: 1 },
-    type: { enum: ['gauge', 'sum', 'histogram'] },
+    type: { enum: ['gauge', 'sum', 'histogram', 'exponential_histogram', 'summary'] },
     timeUnixNano: nanos,
     startTimeUnixNano: nanos,
     value: { type: 'number' },

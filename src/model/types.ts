@@ -86,7 +86,7 @@ export interface Span {
   scope?: InstrumentationScope;
 }
 
-export type MetricType = 'gauge' | 'sum' | 'histogram';
+export type MetricType = 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
 
 export interface HistogramValue {
   count: number;
@@ -97,6 +97,29 @@ export interface HistogramValue {
   max?: number;
 }
 
+export interface ExponentialBuckets {
+  offset: number;
+  bucketCounts: number[];
+}
+
+/** OTLP's base-2 exponential histogram. */
+export interface ExponentialHistogramValue {
+  count: number;
+  sum: number;
+  scale: number;
+  zeroCount: number;
+  positive: ExponentialBuckets;
+  negative: ExponentialBuckets;
+  min?: number;
+  max?: number;
+}
+
+export interface SummaryValue {
+  count: number;
+  sum: number;
+  quantiles: Array<{ quantile: number; value: number }>;
+}
+
 export interface MetricPoint {
   name: string;
   type: MetricType;
@@ -104,11 +127,13 @@ export interface MetricPoint {
   description?: string;
   timeUnixNano: bigint;
   startTimeUnixNano?: bigint;
-  /** The value of a gauge or sum; for a histogram, its sum. */
+  /** The value of a gauge or sum; for the histogram kinds and summaries, their sum. */
   value: number;
   /** For sums: whether the value only grows. */
   monotonic?: boolean;
   histogram?: HistogramValue;
+  exponentialHistogram?: ExponentialHistogramValue;
+  summary?: SummaryValue;
   attributes: Attributes;
   resource: Attributes;
 }

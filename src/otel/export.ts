@@ -26,13 +26,18 @@ export interface SdkExporters {
 
 type Send = (done: (r: SdkExportResult) => void) => void;
 
-/** Spans go out as spans, events as log records, metric points as metrics (one request per resource). */
+/**
+ * Spans go out as spans, events as log records, metric points as metrics (one
+ * request per resource). Summary points cannot be sent through the SDK's
+ * serializer: they are reported as dropped, never silently lost.
+ */
 export async function exportBatch(batch: Batch, exporters: SdkExporters): Promise<ExportResult> {
   const resources = new ResourceCache();
   const sends: Send[] = [];
   if (batch.spans.length > 0) sends.push((done) => exporters.spans.export(batch.spans.map((s) => toReadableSpan(s, resources)), done));
   if (batch.events.length > 0) sends.push((done) => exporters.logs.export(batch.events.map((e) => toReadableLog(e, resources)), done));
-  for (const rm of batch.metrics.length > 0 ? toResourceMetrics(batch.metrics, resources) : []) sends.push((done) => exporters.metrics.export(rm, done));
+  const metrics = batch.metrics.length > 0 ? toResourceMetrics(batch.metrics, resources) : { requests: [], unsupported: 0 };
+  for (const rm of metrics.requests) sends.push((done) => exporters.metrics.export(rm, done));
   for (const send of sends) {
     const result = await call(send);
     if (result.code !== 0) {
@@ -40,5 +45,5 @@ export async function exportBatch(batch: Batch, exporters: SdkExporters): Promis
       return { ok: false, retryable: retryable(error), error };
     }
   }
-  return { ok: true };
+  return metrics.unsupported > 0 ? { ok: true, dropped: { count: metrics.unsupported, reason: 'unsupported_signal' } } : { ok: true };
 }

@@ -112,9 +112,14 @@ const VALUE_DOUBLE = 1; // ValueType.DOUBLE
  * and unit. Sums and histograms are sent as cumulative; integer-valued
  * gauges and sums as ints.
  */
-export function toResourceMetrics(points: MetricPoint[], resources: ResourceCache): ResourceMetrics[] {
+export function toResourceMetrics(points: MetricPoint[], resources: ResourceCache): { requests: ResourceMetrics[]; unsupported: number } {
   const byResource = new Map<string, { resource: Attributes; metrics: Map<string, MetricPoint[]> }>();
+  let unsupported = 0;
   for (const p of points) {
+    if (p.type === 'summary') {
+      unsupported++; // the SDK's OTLP serializer has no summary type
+      continue;
+    }
     const rkey = JSON.stringify(p.resource);
     let group = byResource.get(rkey);
     if (!group) {
@@ -137,7 +142,12 @@ export function toResourceMetrics(points: MetricPoint[], resources: ResourceCach
       };
       // No start time (a gauge): 0, which OTLP reads as absent.
       const times = (p: MetricPoint) => ({ startTime: hrTime(p.startTimeUnixNano ?? 0n), endTime: hrTime(p.timeUnixNano), attributes: p.attributes as OtelAttributes });
-      if (first.type === 'histogram') {
+      if (first.type === 'exponential_histogram') {
+        data.push({
+          descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+          dataPoints: list.map((p) => ({ ...times(p), value: p.exponentialHistogram })),
+        } as unknown as MetricData);
+      } else if (first.type === 'histogram') {
         data.push({
           descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.HISTOGRAM,
           dataPoints: list.map((p) => ({
@@ -161,5 +171,5 @@ export function toResourceMetrics(points: MetricPoint[], resources: ResourceCach
     }
     out.push({ resource: resources.get(resource), scopeMetrics: [{ scope: scopeOf('scope-pipeline'), metrics: data }] });
   }
-  return out;
+  return { requests: out, unsupported };
 }

@@ -73,8 +73,18 @@ for (const [label, exporter] of [
           name: 'beam.gc.pause', type: 'histogram', unit: 'ms', startTimeUnixNano: 1763999990000000000n, timeUnixNano: 1764000000000000000n, value: 9,
           histogram: { count: 3, sum: 9, explicitBounds: [1, 5], bucketCounts: [1, 1, 1], min: 0.5, max: 6 }, attributes: { kind: 'major' }, resource: res,
         },
+        {
+          name: 'beam.mailbox.wait', type: 'exponential_histogram', unit: 'us', startTimeUnixNano: 1763999990000000000n, timeUnixNano: 1764000000000000000n, value: 30.5,
+          exponentialHistogram: { count: 4, sum: 30.5, scale: 2, zeroCount: 1, positive: { offset: 3, bucketCounts: [1, 0, 2] }, negative: { offset: 0, bucketCounts: [] }, min: 0, max: 12 },
+          attributes: {}, resource: res,
+        },
       ];
-      await A.push({ events: [beamEvent], spans: [], metrics: points });
+      // A summary cannot go through the SDK's serializer: counted as dropped by A, not lost silently.
+      const summary: MetricPoint = {
+        name: 'legacy.latency', type: 'summary', timeUnixNano: 1764000000000000000n, value: 10,
+        summary: { count: 2, sum: 10, quantiles: [{ quantile: 0.5, value: 4 }] }, attributes: {}, resource: res,
+      };
+      await A.push({ events: [beamEvent], spans: [], metrics: [...points, summary] });
 
       const read = (): Array<ReturnType<typeof parseJsonLine>> => {
         try {
@@ -120,7 +130,10 @@ for (const [label, exporter] of [
         assert.equal(r.resource['beam.node'], 'app@host');
         if (p.type === 'sum') assert.equal(r.monotonic, true);
         if (p.histogram) assert.deepEqual(r.histogram, p.histogram);
+        if (p.exponentialHistogram) assert.deepEqual(r.exponentialHistogram, p.exponentialHistogram);
       }
+      assert.equal(metrics.find((m) => m.name === 'legacy.latency'), undefined);
+      assert.equal(await A.metrics.sum('scope_exporter_send_failed_items', { reason: 'unsupported_signal' }), 1);
       const log = items.filter((i) => i.kind === 'event').map((i) => i.item as ScopeEvent)[0];
       assert.equal(log.type, 'otel.log');
       assert.equal(log.attributes['log.event_name'], 'message.send');

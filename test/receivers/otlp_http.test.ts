@@ -189,6 +189,38 @@ describe('otlp receiver over HTTP with the OpenTelemetry JS SDK', () => {
   });
 });
 
+describe('otlp receiver metric kinds', () => {
+  it('takes exponential histograms and summaries as MetricPoints', async () => {
+    const before = sink.batches.flatMap((b) => b.metrics).length;
+    const body = {
+      resourceMetrics: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
+        scopeMetrics: [{
+          metrics: [
+            {
+              name: 'rpc.latency', unit: 'ms',
+              exponentialHistogram: { aggregationTemporality: 2, dataPoints: [{ timeUnixNano: '1764000000000000000', count: '4', sum: 30.5, scale: 2, zeroCount: '1', positive: { offset: 3, bucketCounts: ['1', '0', '2'] }, min: 0, max: 12 }] },
+            },
+            {
+              name: 'gc.pause',
+              summary: { dataPoints: [{ timeUnixNano: '1764000000000000000', count: '2', sum: 10, quantileValues: [{ quantile: 0.5, value: 4 }, { quantile: 0.99, value: 6 }] }] },
+            },
+          ],
+        }],
+      }],
+    };
+    const res = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {});
+    await until(() => sink.batches.flatMap((b) => b.metrics).length - before === 2, 5000, 'both points');
+    const got = sink.batches.flatMap((b) => b.metrics).slice(before);
+    assert.deepEqual(got[0].exponentialHistogram, { count: 4, sum: 30.5, scale: 2, zeroCount: 1, positive: { offset: 3, bucketCounts: [1, 0, 2] }, negative: { offset: 0, bucketCounts: [] }, min: 0, max: 12 });
+    assert.equal(got[0].type, 'exponential_histogram');
+    assert.deepEqual(got[1].summary, { count: 2, sum: 10, quantiles: [{ quantile: 0.5, value: 4 }, { quantile: 0.99, value: 6 }] });
+    assert.equal(got[1].type, 'summary');
+  });
+});
+
 describe('otlp receiver pushback', () => {
   it('answers 429 with Retry-After while the pipeline pushes back; the SDK retries and every span arrives exactly once', async () => {
     const slow = new Collector();

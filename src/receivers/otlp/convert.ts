@@ -270,10 +270,49 @@ export function convertMetrics(request: Msg): Converted<MetricPoint> {
               attributes: attributes(p.attributes as Msg[] | undefined),
             });
           }
+        } else if (m.exponentialHistogram) {
+          const buckets = (b: Msg | undefined) => ({
+            offset: Number(b?.offset ?? 0),
+            bucketCounts: ((b?.bucketCounts as Int64[] | undefined) ?? []).map((c) => Number(int(c))),
+          });
+          for (const p of ((m.exponentialHistogram as Msg).dataPoints as Msg[] | undefined) ?? []) {
+            const sumValue = has(p, 'sum') ? Number(p.sum) : 0;
+            out.items.push({
+              ...base,
+              type: 'exponential_histogram',
+              ...times(p),
+              value: sumValue,
+              exponentialHistogram: {
+                count: Number(int(p.count as Int64)),
+                sum: sumValue,
+                scale: Number(p.scale ?? 0),
+                zeroCount: Number(int(p.zeroCount as Int64)),
+                positive: buckets(p.positive as Msg | undefined),
+                negative: buckets(p.negative as Msg | undefined),
+                ...(has(p, 'min') ? { min: Number(p.min) } : {}),
+                ...(has(p, 'max') ? { max: Number(p.max) } : {}),
+              },
+              attributes: attributes(p.attributes as Msg[] | undefined),
+            });
+          }
+        } else if (m.summary) {
+          for (const p of ((m.summary as Msg).dataPoints as Msg[] | undefined) ?? []) {
+            const sumValue = Number(p.sum ?? 0);
+            out.items.push({
+              ...base,
+              type: 'summary',
+              ...times(p),
+              value: sumValue,
+              summary: {
+                count: Number(int(p.count as Int64)),
+                sum: sumValue,
+                quantiles: ((p.quantileValues as Msg[] | undefined) ?? []).map((q) => ({ quantile: Number(q.quantile ?? 0), value: Number(q.value ?? 0) })),
+              },
+              attributes: attributes(p.attributes as Msg[] | undefined),
+            });
+          }
         } else {
-          const kind = m.exponentialHistogram ? 'exponentialHistogram' : m.summary ? 'summary' : undefined;
-          const points = kind ? (((m[kind] as Msg).dataPoints as Msg[] | undefined) ?? []).length : 1;
-          for (let i = 0; i < points; i++) reject(out, `metric "${base.name}": ${kind ?? 'no data'} points are not supported yet`);
+          reject(out, `metric "${base.name}": no data points`);
         }
       }
     }
