@@ -166,7 +166,7 @@ describe('JSON lines: malformed lines', () => {
     ['a bad spanKind', line({ ...span, spanKind: 'sideways' }), '/spanKind'],
     ['a bad link traceId', line({ ...span, links: [{ traceId: 'x', spanId: 'eee19b7ec3c1b174' }] }), '/links/0/traceId'],
     ['a metric time that is not a string', line({ ...metric, timeUnixNano: 5 }), '/timeUnixNano'],
-    ['a bad metric type', line({ ...metric, type: 'summary' }), '/type'],
+    ['a bad metric type', line({ ...metric, type: 'histogramm' }), '/type'],
     ['a metric value that is a string', line({ ...metric, value: '12' }), '/value'],
   ];
   for (const [name, text, path] of cases) {
