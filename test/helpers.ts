@@ -133,11 +133,26 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
   };
 }
 
-/** A free TCP port on 127.0.0.1 (closed again, so a server or an erl node can listen on it). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 for a server (or an erl node) to listen on.
+ * Picked at random below the kernel's ephemeral range and never twice in one
+ * process: asking the kernel for port 0 and closing it again can hand the same
+ * port to the next caller, or to another test file running in parallel.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 20_000);
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!free) continue;
+    await new Promise((resolve) => server.close(resolve));
+    handedOut.add(port);
+    return port;
+  }
 }
