@@ -12,7 +12,22 @@ export type Item =
   | { kind: 'metric'; item: MetricPoint };
 
 function bigintAsString(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  // A Buffer has turned itself into {type:'Buffer', data:[…]} (toJSON) before it gets here.
+  if (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return { $bytes: Buffer.from((value as { data: number[] }).data).toString('base64') };
+  }
+  return value;
+}
+
+/** `{"$bytes":"…"}` back to bytes. */
+function bytesReviver(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const record = value as Record<string, unknown>;
+    if (typeof record.$bytes === 'string' && Object.keys(record).length === 1) return new Uint8Array(Buffer.from(record.$bytes, 'base64'));
+  }
+  return value;
 }
 
 export function eventToJson(event: ScopeEvent): string {
@@ -96,7 +111,7 @@ function shapeError(validate: ValidateFunction): DecodeError {
 export function parseJsonLine(line: string): Item {
   let raw: unknown;
   try {
-    raw = JSON.parse(line);
+    raw = line.includes('"$bytes"') ? JSON.parse(line, bytesReviver) : JSON.parse(line);
   } catch (error) {
     throw new DecodeError(`not JSON (${(error as Error).message})`, '');
   }

@@ -6,11 +6,17 @@
  * strings (32 chars for trace ids, 16 for span ids), as in OTLP/JSON.
  */
 
+/**
+ * Attribute values, as OTLP's AnyValue: bytes are a Uint8Array (written as
+ * `{"$bytes":"<base64>"}` in the JSON-lines form). Integers beyond 2^53 are
+ * decimal text.
+ */
 export type AttributeValue =
   | string
   | number
   | boolean
   | null
+  | Uint8Array
   | readonly AttributeValue[]
   | { readonly [key: string]: AttributeValue };
 

@@ -64,7 +64,7 @@ for (const [label, exporter] of [
       const sent = memory.getFinishedSpans();
       await provider.shutdown();
 
-      const beamEvent = event({ id: 'beam-1', attributes: { 'beam.peer_pid': '<0.81.0>', 'beam.message': '{ping,1}' } });
+      const beamEvent = event({ id: 'beam-1', attributes: { 'beam.peer_pid': '<0.81.0>', 'beam.message': '{ping,1}', raw: new Uint8Array([0, 255, 7]), nested: { k: [1, 'x'] } } });
       const res = { 'service.name': 'beam', 'beam.node': 'app@host' };
       const points: MetricPoint[] = [
         { name: 'beam.process.message_queue_len', type: 'gauge', timeUnixNano: 1764000000000000000n, value: 12, attributes: { 'beam.pid': '<0.90.0>' }, resource: res },
@@ -138,6 +138,8 @@ for (const [label, exporter] of [
       assert.equal(log.type, 'otel.log');
       assert.equal(log.attributes['log.event_name'], 'message.send');
       assert.equal(log.attributes['beam.message'], '{ping,1}');
+      assert.deepEqual(log.attributes.raw, new Uint8Array([0, 255, 7]), 'bytes survive A, B and the JSON-lines file');
+      assert.deepEqual(log.attributes.nested, { k: [1, 'x'] });
       assert.equal(log.attributes['beam.pid'], '<0.80.0>');
       assert.equal(log.attributes['scope.event.id'], 'beam-1');
       assert.equal(log.time, beamEvent.time);

@@ -181,3 +181,20 @@ describe('JSON lines: malformed lines', () => {
     });
   }
 });
+
+describe('JSON lines: bytes attributes', () => {
+  it('write bytes as {"$bytes": base64} and read them back as Uint8Array', () => {
+    const e: ScopeEvent = {
+      id: 'b', type: 'custom.bytes', schemaVersion: 1, time: 1n, source: { node: 'n', component: 'c' },
+      attributes: { raw: new Uint8Array([1, 2, 255]), buf: Buffer.from([9]), plain: { $bytes: 'x', other: 1 } },
+    };
+    const line = eventToJson(e);
+    assert.match(line, /"raw":\{"\$bytes":"AQL\/"\}/);
+    assert.match(line, /"buf":\{"\$bytes":"CQ=="\}/);
+    const back = parseJsonLine(line);
+    assert.equal(back.kind, 'event');
+    assert.deepEqual(back.item.attributes.raw, new Uint8Array([1, 2, 255]));
+    assert.deepEqual(back.item.attributes.buf, new Uint8Array([9]));
+    assert.deepEqual(back.item.attributes.plain, { $bytes: 'x', other: 1 }, 'only a lone $bytes key means bytes');
+  });
+});

@@ -13,6 +13,7 @@ export function formatNanos(ns: bigint): string {
 /** Strings print raw unless they would break the one-line-per-item layout. */
 function value(v: AttributeValue): string {
   if (typeof v === 'string') return /[\r\n]/.test(v) ? JSON.stringify(v) : v;
+  if (v instanceof Uint8Array) return `base64:${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}`;
   return JSON.stringify(v);
 }
 

@@ -60,9 +60,10 @@ function int(value: Int64): number | string {
   return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big.toString();
 }
 
-function base64(value: Bytes): string {
-  if (value === undefined || value === null) return '';
-  return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+/** A copy, so the event does not keep the whole request buffer alive. */
+function bytes(value: Bytes): Uint8Array {
+  if (value === undefined || value === null) return new Uint8Array(0);
+  return typeof value === 'string' ? new Uint8Array(Buffer.from(value, 'base64')) : new Uint8Array(value);
 }
 
 /**
@@ -72,7 +73,7 @@ function base64(value: Bytes): string {
  */
 const has = (m: Msg, key: string): boolean => Object.prototype.hasOwnProperty.call(m, key) && m[key] !== null && m[key] !== undefined;
 
-/** AnyValue → AttributeValue. Bytes become base64 text; 64-bit ints beyond 2^53 become decimal text. */
+/** AnyValue → AttributeValue. 64-bit ints beyond 2^53 become decimal text. */
 export function anyValue(v: Msg | null | undefined): AttributeValue {
   if (!v) return null;
   if (has(v, 'stringValue')) return String(v.stringValue);
@@ -81,7 +82,7 @@ export function anyValue(v: Msg | null | undefined): AttributeValue {
   if (has(v, 'doubleValue')) return Number(v.doubleValue);
   if (has(v, 'arrayValue')) return ((v.arrayValue as Msg).values as Msg[] | undefined ?? []).map(anyValue);
   if (has(v, 'kvlistValue')) return attributes((v.kvlistValue as Msg).values as Msg[] | undefined);
-  if (has(v, 'bytesValue')) return base64(v.bytesValue as Bytes);
+  if (has(v, 'bytesValue')) return bytes(v.bytesValue as Bytes);
   return null;
 }
 
