@@ -15,7 +15,7 @@ import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-log
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createPipeline, registerComponent, silentLogger, type Pipeline } from '../../src/index.js';
-import { otlpTypes } from '../../src/receivers/otlp/proto.js';
+import { otlpTypes } from '../../src/otel/proto.js';
 import { Collector, freePort, until } from '../helpers.js';
 
 const sink = new Collector();

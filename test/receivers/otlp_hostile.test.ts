@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { otlpTypes } from '../../src/receivers/otlp/proto.js';
+import { otlpTypes } from '../../src/otel/proto.js';
 import { freePort, startDaemon, tempDir, until } from '../helpers.js';
 
 function rawGrpc(target: string, body: Buffer): Promise<grpc.ServiceError | undefined> {

@@ -12,7 +12,7 @@ import { parseEndpoint, parseSize } from '../../config/units.js';
 import type { OtlpGrpcConfig } from './config.js';
 import type { Msg } from './convert.js';
 import { ingest } from './ingest.js';
-import { otlpTypes, type Signal } from './proto.js';
+import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const SERVICES: Record<Signal, string> = {
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',

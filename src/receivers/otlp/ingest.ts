@@ -2,7 +2,7 @@
 import type { ReceiverContext } from '../../component/types.js';
 import type { Batch } from '../../model/types.js';
 import { convertLogs, convertMetrics, convertTraces, type Msg } from './convert.js';
-import type { Signal } from './proto.js';
+import type { Signal } from '../../otel/proto.js';
 
 export type IngestOutcome =
   | { status: 'ok'; rejected: number; message: string }

@@ -15,7 +15,7 @@ import { listen } from '../../util/net.js';
 import type { Msg } from './convert.js';
 import { OtlpGrpcServer } from './grpc.js';
 import { ingest, type IngestOutcome } from './ingest.js';
-import { otlpTypes, type Signal } from './proto.js';
+import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const REJECTED_FIELD: Record<Signal, string> = { traces: 'rejectedSpans', logs: 'rejectedLogRecords', metrics: 'rejectedDataPoints' };

@@ -1,12 +1,12 @@
 /**
  * The OTLP message types, from the project's own .proto definitions
- * (src/receivers/otlp/proto, written from the opentelemetry-proto v1.x
+ * (src/otel/proto, written from the opentelemetry-proto v1.x
  * schema), loaded once with protobufjs.
  */
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-const PROTO_DIR = fileURLToPath(new URL('../../../../src/receivers/otlp/proto/', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('../../../src/otel/proto/', import.meta.url));
 
 export type Signal = 'traces' | 'logs' | 'metrics';
 
