@@ -64,6 +64,12 @@ export interface SdkExporters {
   spans: SpanExporter;
   logs: LogRecordExporter;
   metrics: PushMetricExporter;
+  /**
+   * Per exporter instance: how many of a batch's requests already went through.
+   * A retried batch resumes there, so a part that was delivered (spans) is not
+   * sent again because a later part (logs) failed.
+   */
+  delivered: WeakMap<Batch, number>;
 }
 
 type Send = (done: (r: SdkExportResult) => void) => void;
@@ -80,12 +86,14 @@ export async function exportBatch(batch: Batch, exporters: SdkExporters): Promis
   if (batch.events.length > 0) sends.push((done) => exporters.logs.export(batch.events.map((e) => toReadableLog(e, resources)), done));
   const metrics = batch.metrics.length > 0 ? toResourceMetrics(batch.metrics, resources) : { requests: [], unsupported: 0 };
   for (const rm of metrics.requests) sends.push((done) => exporters.metrics.export(rm, done));
-  for (const send of sends) {
-    const result = await call(send);
+  for (let i = exporters.delivered.get(batch) ?? 0; i < sends.length; i++) {
+    const result = await call(sends[i]);
     if (result.code !== 0) {
+      exporters.delivered.set(batch, i);
       const error = result.error ?? new Error('OTLP export failed');
       return { ok: false, error, ...classifyFailure(error) };
     }
   }
+  exporters.delivered.delete(batch);
   return metrics.unsupported > 0 ? { ok: true, dropped: { count: metrics.unsupported, reason: 'unsupported_signal' } } : { ok: true };
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metadata } from '@grpc/grpc-js';
 import { createPipeline, registerComponent, silentLogger } from '../../src/index.js';
-import { classifyFailure } from '../../src/otel/export.js';
+import { classifyFailure, exportBatch } from '../../src/otel/export.js';
 import { otlpTypes } from '../../src/otel/proto.js';
 import { Collector, event, freePort, until } from '../helpers.js';
 
@@ -64,5 +64,41 @@ describe('otlp exporter retry decisions', () => {
     }
     assert.equal(await A.metrics.sum('scope_exporter_send_failed_items'), 0);
     assert.equal(await A.metrics.sum('scope_exporter_sent_items'), 4);
+  });
+});
+
+describe('otlp exporter partial delivery', () => {
+  it('resumes a retried batch after the part that was already delivered', async () => {
+    // Stand-ins for the SDK exporters: this checks our resume bookkeeping, not a wire protocol.
+    const calls = { spans: 0, logs: 0 };
+    let logsFail = true;
+    const ok = { code: 0 };
+    const exporters = {
+      spans: { export: (_s: unknown, done: (r: { code: number }) => void) => { calls.spans++; done(ok); }, shutdown: async () => undefined },
+      logs: {
+        export: (_l: unknown, done: (r: { code: number; error?: Error }) => void) => {
+          calls.logs++;
+          done(logsFail ? { code: 1, error: Object.assign(new Error('unavailable'), { code: 503 }) } : ok);
+        },
+        shutdown: async () => undefined,
+      },
+      metrics: { export: (_m: unknown, done: (r: { code: number }) => void) => done(ok), shutdown: async () => undefined, forceFlush: async () => undefined },
+      delivered: new WeakMap(),
+    };
+    const batch = {
+      events: [event()],
+      spans: [{
+        traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 's', spanKind: 'internal' as const,
+        startTimeUnixNano: 1n, endTimeUnixNano: 2n, attributes: {}, events: [], links: [], status: { code: 'unset' as const }, resource: {},
+      }],
+      metrics: [],
+    };
+    const first = await exportBatch(batch, exporters as never);
+    assert.equal(first.ok, false);
+    assert.equal(first.ok === false && first.retryable, true);
+    logsFail = false;
+    const second = await exportBatch(batch, exporters as never);
+    assert.equal(second.ok, true);
+    assert.deepEqual(calls, { spans: 1, logs: 2 }, 'the spans went out once');
   });
 });

@@ -27,7 +27,9 @@ export const otlpExporter = defineExporter<OtlpExporterConfig>({
       compression: config.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
       timeoutMillis: parseDuration(config.timeout),
     };
-    const exporters = { spans: new OTLPTraceExporter(options), logs: new OTLPLogExporter(options), metrics: new OTLPMetricExporter(options) };
+    const exporters = {
+      spans: new OTLPTraceExporter(options), logs: new OTLPLogExporter(options), metrics: new OTLPMetricExporter(options), delivered: new WeakMap(),
+    };
     let stopped: Promise<void> | undefined;
     return {
       export: (batch) => exportBatch(batch, exporters),

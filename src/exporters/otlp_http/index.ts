@@ -31,6 +31,7 @@ export const otlpHttpExporter = defineExporter<OtlpHttpExporterConfig>({
       spans: json ? new JsonTraces({ ...common, url: `${base}/v1/traces` }) : new ProtoTraces({ ...common, url: `${base}/v1/traces` }),
       logs: json ? new JsonLogs({ ...common, url: `${base}/v1/logs` }) : new ProtoLogs({ ...common, url: `${base}/v1/logs` }),
       metrics: json ? new JsonMetrics({ ...common, url: `${base}/v1/metrics` }) : new ProtoMetrics({ ...common, url: `${base}/v1/metrics` }),
+      delivered: new WeakMap(),
     };
     let stopped: Promise<void> | undefined;
     return {
