@@ -103,7 +103,7 @@ export interface Daemon {
   stdout(): string;
   /** The /metrics base URL, once the daemon logged it. */
   metricsUrl(): Promise<string>;
-  exit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
@@ -129,7 +129,7 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Daemon
       if (!url) throw new Error(`daemon exited early: ${err}`);
       return url;
     },
-    exit: () => exited,
+    exited: () => exited,
   };
 }
 

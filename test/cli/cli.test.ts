@@ -104,12 +104,12 @@ service:
     const daemon = startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0' });
     // The default capture path is relative to the repository root.
     daemon.child.kill('SIGKILL');
-    await daemon.exit();
+    await daemon.exited();
     const fromRoot = startDaemonIn(ROOT);
     await until(() => fromRoot.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
     assert.match(fromRoot.stdout(), /event process\.exit shop@localhost <0\.95\.0>/);
     fromRoot.child.kill('SIGINT');
-    assert.equal((await fromRoot.exit()).code, 0, fromRoot.stderr());
+    assert.equal((await fromRoot.exited()).code, 0, fromRoot.stderr());
   });
 
   it('exits at once on a second signal when draining is stuck', async (t) => {
@@ -143,7 +143,7 @@ service:
     assert.equal(daemon.child.exitCode, null, 'still draining');
     const at = Date.now();
     daemon.child.kill('SIGTERM');
-    const { signal } = await daemon.exit();
+    const { signal } = await daemon.exited();
     assert.equal(signal, 'SIGTERM', 'ended by the re-raised signal, not by a drained exit');
     assert.ok(Date.now() - at < 3000);
   });

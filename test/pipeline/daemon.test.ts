@@ -57,7 +57,7 @@ service:
     assert.equal(health.status, 200);
 
     daemon.child.kill('SIGTERM');
-    const { code } = await daemon.exit();
+    const { code } = await daemon.exited();
     assert.equal(code, 0, daemon.stderr());
 
     const lines = readFileSync(output, 'utf8').split('\n').filter((l) => l.length > 0);
@@ -90,7 +90,7 @@ service:
     await until(() => daemon.stderr().includes('reached end of input'), 10_000, 'the input to be read');
     assert.equal(readFileSync(output, 'utf8'), '', 'the batch processor should still hold the events');
     daemon.child.kill('SIGTERM');
-    const { code } = await daemon.exit();
+    const { code } = await daemon.exited();
     assert.equal(code, 0, daemon.stderr());
     assert.equal(readFileSync(output, 'utf8').trim().split('\n').length, 7);
   });

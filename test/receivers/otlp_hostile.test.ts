@@ -70,6 +70,6 @@ service:
     const text = await (await fetch(metrics)).text();
     assert.match(text, /scope_receiver_refused_items_total\{receiver="otlp",reason="malformed"[^}]*\} [4-9]/);
     daemon.child.kill('SIGTERM');
-    assert.equal((await daemon.exit()).code, 0, daemon.stderr());
+    assert.equal((await daemon.exited()).code, 0, daemon.stderr());
   });
 });
