@@ -26,6 +26,8 @@ export class ExporterQueue {
   private consecutiveFailures = 0;
   private readonly attrs: Attributes;
   private readonly abort = new AbortController();
+  /** Retry durations, parsed once rather than per batch. */
+  private readonly retryMs: { initial: number; max: number; maxElapsed: number };
 
   constructor(
     readonly id: string,
@@ -38,6 +40,12 @@ export class ExporterQueue {
     meter: Meter,
   ) {
     this.capacity = settings.sending_queue.queue_size;
+    const retry = settings.retry_on_failure;
+    this.retryMs = {
+      initial: parseDuration(retry.initial_interval),
+      max: parseDuration(retry.max_interval),
+      maxElapsed: parseDuration(retry.max_elapsed_time),
+    };
     this.highWater = Math.max(1, Math.floor(this.capacity / 2));
     this.attrs = { exporter: id };
     meter
@@ -98,9 +106,9 @@ export class ExporterQueue {
     const n = batchSize(batch);
     const retry = this.settings.retry_on_failure;
     const started = Date.now();
-    let wait = parseDuration(retry.initial_interval);
-    const maxWait = parseDuration(retry.max_interval);
-    const maxElapsed = parseDuration(retry.max_elapsed_time);
+    let wait = this.retryMs.initial;
+    const maxWait = this.retryMs.max;
+    const maxElapsed = this.retryMs.maxElapsed;
     for (;;) {
       let result;
       try {
