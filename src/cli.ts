@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { formatResult, queryArchive, type QueryFormat } from './archive/query.js';
 import { registry } from './component/registry.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
 import type { ResolvedConfig } from './config/types.js';
@@ -22,10 +23,14 @@ Usage:
   scope-pipeline validate --config FILE...   check a config; exit 0 when valid, 1 when not
   scope-pipeline print-config --config FILE... print the config as resolved (env expanded, defaults applied)
   scope-pipeline components                  list every registered component type
+  scope-pipeline query --archive DIR [--format table|json|csv] "SQL"
+                                             run SQL over a Parquet archive (views spans, events, metrics)
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
   --log-level LEVEL    debug, info, warn or error (overrides service.telemetry.logs.level)
+  --archive DIR        query: the parquet exporter's path
+  --format FORMAT      query: table (default), json (one array of row objects) or csv
   -h, --help           this text
   -v, --version        the version
 
@@ -94,6 +99,21 @@ async function run(files: string[], logLevel: LogLevel | undefined): Promise<voi
   }
 }
 
+const QUERY_FORMATS: readonly QueryFormat[] = ['table', 'json', 'csv'];
+
+async function query(archive: string | undefined, format: string | undefined, sql: string[]): Promise<void> {
+  if (!archive) fail('query needs --archive DIR');
+  if (sql.length !== 1) fail('query needs exactly one SQL argument (quote it)');
+  const chosen = (format ?? 'table') as QueryFormat;
+  if (!QUERY_FORMATS.includes(chosen)) fail(`--format must be one of ${QUERY_FORMATS.join(', ')}`);
+  try {
+    process.stdout.write(formatResult(await queryArchive(archive, sql[0]), chosen));
+  } catch (error) {
+    if (error instanceof ScopeError) fail(error.message);
+    throw error;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
@@ -103,6 +123,8 @@ async function main(argv: string[]): Promise<void> {
       options: {
         config: { type: 'string', short: 'c', multiple: true },
         'log-level': { type: 'string' },
+        archive: { type: 'string' },
+        format: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -117,6 +139,7 @@ async function main(argv: string[]): Promise<void> {
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const files = values.config ?? [];
   const [command, ...extra] = positionals;
+  if (command === 'query') return query(values.archive, values.format, extra);
   if (extra.length > 0) fail(`unexpected arguments: ${extra.join(' ')}\n\n${HELP}`);
 
   switch (command) {

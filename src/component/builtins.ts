@@ -3,6 +3,7 @@ import type { ComponentFactory } from './types.js';
 import { debugExporter } from '../exporters/debug/index.js';
 import { otlpExporter } from '../exporters/otlp/index.js';
 import { otlpHttpExporter } from '../exporters/otlp_http/index.js';
+import { parquetExporter } from '../exporters/parquet/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
@@ -22,4 +23,5 @@ export const builtinFactories: readonly ComponentFactory[] = [
   debugExporter,
   otlpExporter,
   otlpHttpExporter,
+  parquetExporter,
 ];

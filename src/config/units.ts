@@ -1,7 +1,7 @@
-/** Durations (`200ms`, `5s`, `1m30s`) and sizes (`64MiB`, `512KB`) parse here and nowhere else. */
+/** Durations (`200ms`, `5s`, `1m30s`, `7d`: days are 24 h, for retention) and sizes (`64MiB`, `512KB`) parse here and nowhere else. */
 
-const durationUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const durationPart = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+const durationUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const durationPart = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/y;
 
 /** Milliseconds in a duration string; null when it is not one. `0` alone means zero. */
 export function tryParseDuration(text: string): number | null {

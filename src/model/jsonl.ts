@@ -22,7 +22,7 @@ function bigintAsString(_key: string, value: unknown): unknown {
 }
 
 /** `{"$bytes":"…"}` back to bytes. */
-function bytesReviver(_key: string, value: unknown): unknown {
+export function bytesReviver(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const record = value as Record<string, unknown>;
     if (typeof record.$bytes === 'string' && Object.keys(record).length === 1) return new Uint8Array(Buffer.from(record.$bytes, 'base64'));

@@ -11,6 +11,8 @@ export const ErrorCodes = {
   PIPELINE_STATE: 'The pipeline is not in a state that allows this call',
   PUSH_TARGET: 'push() names no usable push receiver',
   SCHEMA_DUPLICATE: 'An event schema is registered twice',
+  ARCHIVE_NOT_FOUND: 'The archive directory does not exist',
+  QUERY_FAILED: 'The archive query failed',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -100,16 +100,56 @@ service:
     assert.match(out.trim(), /^\d+\.\d+\.\d+/);
   });
 
-  it('runs the embedded default config with no --config, and drains on SIGINT', async () => {
-    const daemon = startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0' });
+  it('runs the embedded default config with no --config, and drains on SIGINT', async (t) => {
+    const archive = tempDir(t);
+    const daemon = startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0', SCOPE_ARCHIVE: archive });
     // The default capture path is relative to the repository root.
     daemon.child.kill('SIGKILL');
     await daemon.exited();
-    const fromRoot = startDaemonIn(ROOT);
+    const fromRoot = startDaemonIn(ROOT, { SCOPE_ARCHIVE: archive });
     await until(() => fromRoot.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
     assert.match(fromRoot.stdout(), /event process\.exit shop@localhost <0\.95\.0>/);
     fromRoot.child.kill('SIGINT');
     assert.equal((await fromRoot.exited()).code, 0, fromRoot.stderr());
+  });
+
+  it('queries the archive the default pipeline wrote to ./data/archive', async (t) => {
+    const dir = tempDir(t);
+    const daemon = startDaemonIn(dir, { SCOPE_CAPTURE: join(ROOT, 'examples/demo-capture.jsonl') });
+    t.after(() => daemon.child.kill('SIGKILL'));
+    await until(() => daemon.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
+    daemon.child.kill('SIGINT');
+    assert.equal((await daemon.exited()).code, 0, daemon.stderr());
+    const query = (args: string[]) => {
+      const r = spawnSync(process.execPath, [CLI, 'query', '--archive', './data/archive', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const table = query(['select name, count(*) from spans group by 1 order by 1']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.deepEqual(table.stdout.split('\n').filter((l) => /\| 1$/.test(l)).map((l) => l.split('|')[0].trim()),
+      ['DELETE /cart/items/:sku', 'POST /cart/items', 'Shop.Cart.handle_call/3']);
+    assert.match(table.stdout, /\(3 rows\)/);
+    const json = query(['--format', 'json', "select type, epoch_ns(time) as ns, pid from events where type = 'process.exit'"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), [{ type: 'process.exit', ns: expectedExitTime(), pid: '<0.95.0>' }]);
+    const csv = query(['--format', 'csv', 'select name, value from metrics order by name']);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.equal(csv.stdout, 'name,value\nbeam.process.message_queue_len,12\nbeam.run_queue,3\n');
+    const bad = query(['select nope from spans']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /scope-pipeline: .*"nope" not found/);
+    const missing = spawnSync(process.execPath, [CLI, 'query', '--archive', join(dir, 'nowhere'), 'select 1'], { encoding: 'utf8' });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no archive at .*nowhere/);
+  });
+
+  it('queries an archive with tables that have no files yet as empty views', (t) => {
+    const dir = tempDir(t);
+    const r = cli(['query', '--archive', dir, '--format', 'json', 'select (select count(*) from spans) s, (select count(*) from events) e, (select count(*) from metrics) m']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [{ s: '0', e: '0', m: '0' }]);
+    const columns = cli(['query', '--archive', dir, '--format', 'csv', "select column_name from (describe spans) where column_name in ('trace_id', 'start_time', 'events')"]);
+    assert.equal(columns.stdout, 'column_name\ntrace_id\nstart_time\nevents\n');
   });
 
   it('exits at once on a second signal when draining is stuck', async (t) => {
@@ -149,11 +189,17 @@ service:
   });
 });
 
-function startDaemonIn(cwd: string) {
+/** The process.exit event's time in the demo capture, as DuckDB's JSON gives a BIGINT. */
+function expectedExitTime(): string {
+  const line = readFileSync(join(ROOT, 'examples/demo-capture.jsonl'), 'utf8').split('\n').find((l) => l.includes('"process.exit"'));
+  return (JSON.parse(line ?? '{}') as { time: string }).time;
+}
+
+function startDaemonIn(cwd: string, env: NodeJS.ProcessEnv = {}) {
   const previous = process.cwd();
   process.chdir(cwd);
   try {
-    return startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0' });
+    return startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0', SCOPE_TRACE_PORT: '127.0.0.1:1', ...env });
   } finally {
     process.chdir(previous);
   }

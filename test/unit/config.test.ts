@@ -356,7 +356,8 @@ describe('the shipped config files', () => {
 
   it('pipeline.yaml validates on its own', () => {
     const c = loadConfig({ files: [base], env });
-    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port'], processors: ['memory_limiter', 'batch'], exporters: ['debug'] });
+    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port'], processors: ['memory_limiter', 'batch'], exporters: ['debug', 'parquet'] });
+    assert.equal(c.exporters.parquet.path, './data/archive');
     assert.equal(c.receivers['jsonl/demo'].path, 'examples/demo-capture.jsonl');
     assert.equal(c.receivers.beam_trace_port.endpoint, '127.0.0.1:4711');
     assert.equal(c.service.telemetry.metrics.endpoint, '127.0.0.1:8888');
@@ -364,8 +365,9 @@ describe('the shipped config files', () => {
   });
 
   it('pipeline.yaml takes its env overrides', () => {
-    const c = loadConfig({ files: [base], env: { SCOPE_CAPTURE: '/data/x.jsonl', SCOPE_METRICS_ENDPOINT: '0.0.0.0:9999' } });
+    const c = loadConfig({ files: [base], env: { SCOPE_CAPTURE: '/data/x.jsonl', SCOPE_METRICS_ENDPOINT: '0.0.0.0:9999', SCOPE_ARCHIVE: '/var/lib/scope' } });
     assert.equal(c.receivers['jsonl/demo'].path, '/data/x.jsonl');
+    assert.equal(c.exporters.parquet.path, '/var/lib/scope');
     assert.equal(c.service.telemetry.metrics.endpoint, '0.0.0.0:9999');
   });
 
@@ -381,8 +383,10 @@ describe('the shipped config files', () => {
     assert.deepEqual(c.service.pipelines.default, {
       receivers: ['jsonl/demo', 'beam_trace_port'],
       processors: ['memory_limiter', 'filter/runtime_noise', 'batch'],
-      exporters: ['debug'],
+      exporters: ['debug', 'parquet'],
     });
+    assert.deepEqual(c.exporters.parquet.retention, { spans: '7d', events: '7d', metrics: '90d', check_interval: '5m' });
+    assert.deepEqual(c.exporters.parquet.partition_by, ['beam_node']);
     assert.equal(c.processors.batch.send_batch_max_size, 16384);
     assert.equal(c.processors.memory_limiter.spike_limit_mib, 256);
     assert.equal((c.exporters.debug as { sending_queue: { queue_size: number } }).sending_queue.queue_size, 500_000);

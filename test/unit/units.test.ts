@@ -12,6 +12,8 @@ describe('parseDuration', () => {
     ['250us', 0.25],
     ['2h', 7_200_000],
     ['1500ns', 0.0015],
+    ['7d', 604_800_000],
+    ['1d12h', 129_600_000],
   ];
   for (const [text, ms] of valid) {
     it(`reads ${JSON.stringify(text)} as ${ms} ms`, () => {
