@@ -20,6 +20,8 @@ export interface Column<T> {
   elements: SchemaElement[];
   duckdb: string;
   value(item: T): unknown;
+  /** Min/max statistics in the footer: for columns queries filter ranges on, not random ids or JSON documents. */
+  statistics: boolean;
 }
 
 type Repetition = 'REQUIRED' | 'OPTIONAL';
@@ -51,8 +53,11 @@ function listOf(name: string, fields: SchemaElement[]): SchemaElement[] {
 }
 
 function leaf<T>(element: SchemaElement, duckdb: string, value: (item: T) => unknown): Column<T> {
-  return { name: element.name, elements: [element], duckdb, value };
+  return { name: element.name, elements: [element], duckdb, value, statistics: duckdb !== 'JSON' && !RANDOM_IDS.has(element.name) };
 }
+
+/** Random ids: their min/max never prune a row group. */
+const RANDOM_IDS = new Set(['trace_id', 'span_id', 'parent_span_id', 'id', 'causation_id']);
 
 function containsBytes(value: AttributeValue): boolean {
   if (value instanceof Uint8Array) return true;
@@ -125,12 +130,14 @@ export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
       name: 'events',
       elements: listOf('events', [ts('time'), str('name'), json('attributes')]),
       duckdb: 'STRUCT("time" TIMESTAMP_NS, "name" VARCHAR, attributes JSON)[]',
+      statistics: false,
       value: (s) => s.events.map((e) => ({ time: e.timeUnixNano, name: e.name, attributes: jsonValue(e.attributes) })),
     },
     {
       name: 'links',
       elements: listOf('links', [str('trace_id'), str('span_id'), str('trace_state', 'OPTIONAL'), json('attributes')]),
       duckdb: 'STRUCT(trace_id VARCHAR, span_id VARCHAR, trace_state VARCHAR, attributes JSON)[]',
+      statistics: false,
       value: (s) => s.links.map((l) => ({ trace_id: l.traceId, span_id: l.spanId, trace_state: l.traceState ?? null, attributes: jsonValue(l.attributes) })),
     },
   ];

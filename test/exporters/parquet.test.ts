@@ -2,10 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createWriteStream, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { eventToJson, spanToJson, type ScopeEvent, type Span } from '../../src/index.js';
+import { createPipeline, eventToJson, silentLogger, spanToJson, type ScopeEvent, type Span } from '../../src/index.js';
 import { queryArchive } from '../../src/archive/query.js';
 import { bytesReviver } from '../../src/model/jsonl.js';
 import { promValue, startDaemon, tempDir, until } from '../helpers.js';
@@ -240,6 +240,29 @@ describe('parquet exporter', () => {
     assert.deepEqual(files(archive, '.parquet').sort(), complete.sort(), 'complete files are kept');
     again.child.kill('SIGTERM');
     assert.equal((await again.exited()).code, 0, again.stderr());
+  });
+
+  it('a partition that cannot be written is counted as lost, and the other partitions are archived', async (t) => {
+    const dir = tempDir(t);
+    const archive = join(dir, 'archive');
+    // A file where the spans' hour directory must go: completing that partition's file fails.
+    mkdirSync(join(archive, 'table=spans', 'date=2025-11-24'), { recursive: true });
+    writeFileSync(join(archive, 'table=spans', 'date=2025-11-24', 'hour=16'), 'in the way');
+    const pipeline = createPipeline({
+      receivers: { push: {} },
+      exporters: { parquet: { path: archive, retention: { spans: 0, events: 0 } } },
+      service: { pipelines: { p: { receivers: ['push'], exporters: ['parquet'] } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await pipeline.start();
+    const spans = [0, 3, 6].map(makeSpan); // all in hour 16
+    const events = [1, 2, 4, 5].map(makeEvent); // hours 17 and 18
+    assert.equal((await pipeline.push({ spans, events, metrics: [] })).status, 'accepted');
+    assert.deepEqual(await pipeline.shutdown(), { drained: true });
+    assert.equal(await pipeline.metrics.sum('scope_parquet_rows_lost', { table: 'spans', reason: 'write_error' }), 3);
+    assert.equal(await pipeline.metrics.sum('scope_parquet_rows_written', { table: 'events' }), 4);
+    assert.deepEqual(files(archive, '.tmp'), [], 'the failed file is removed');
+    const archived = await queryArchive(archive, 'SELECT id FROM events ORDER BY id');
+    assert.deepEqual(archived.rows.map((r) => r[0]), events.map((e) => e.id).sort());
   });
 
   it('retention deletes only hour partitions older than each table\'s limit', async (t) => {

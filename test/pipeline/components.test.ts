@@ -77,6 +77,8 @@ const required: Record<string, (dir: string, kind?: string) => Record<string, un
     ? { endpoint: `127.0.0.1:${peerGrpc}` }
     : { protocols: { http: { endpoint: `127.0.0.1:${otlpPort}` } } }),
   otlp_http: () => ({ endpoint: `http://127.0.0.1:${peerHttp}` }),
+  // Its default (./data/archive) works too, but would write into the working directory.
+  parquet: (dir) => ({ path: join(dir, 'archive') }),
 };
 
 function deepFreeze<T>(value: T): T {

@@ -41,7 +41,6 @@ interface PartitionValues {
 class TableWriter<T> {
   readonly partitions = new Map<string, Partition<T>>();
   private readonly schema;
-  private readonly jsonColumns: Set<string>;
 
   constructor(
     readonly table: TableName,
@@ -50,7 +49,6 @@ class TableWriter<T> {
     private readonly values: (item: T) => PartitionValues,
   ) {
     this.schema = parquetSchema(columns);
-    this.jsonColumns = new Set(columns.filter((c) => c.elements[0].converted_type === 'JSON').map((c) => c.name));
   }
 
   /** Items grouped by the partition they belong in. */
@@ -80,8 +78,7 @@ class TableWriter<T> {
     return this.columns.map((c) => {
       const data = new Array<unknown>(rows.length);
       for (let i = 0; i < rows.length; i++) data[i] = c.value(rows[i]);
-      // Min/max of whole JSON documents are useless for pruning and bloat the footer.
-      return { name: c.name, data, statistics: !this.jsonColumns.has(c.name) };
+      return { name: c.name, data, statistics: c.statistics };
     });
   }
 
@@ -207,15 +204,15 @@ export class ParquetArchiveExporter implements Exporter {
     try {
       if (partition.pending.length > 0) this.writeGroup(table, partition, partition.pending.length);
       const file = partition.file;
-      partition.file = undefined;
-      partition.since = Date.now();
       if (file) {
         const path = file.complete(join(tableDir(this.root, table.table), partition.dir));
+        partition.file = undefined;
         const attributes = { table: table.table };
         this.instruments.filesCompleted.add(1, attributes);
         this.instruments.rowsWritten.add(file.rows, attributes);
         this.instruments.bytesWritten.add(statSync(path).size, attributes);
       }
+      partition.since = Date.now();
       if (partition.pending.length === 0) table.partitions.delete(partition.dir);
     } catch (error) {
       this.fail(table, partition, error);
