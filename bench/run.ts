@@ -1,10 +1,12 @@
 /** `npm run bench [-- name...]`: runs the benchmarks, prints their tables, writes bench/results/<name>.json. */
 import * as etfDecode from './etf-decode.js';
 import * as otlpDecode from './otlp-decode.js';
+import * as parquetWrite from './parquet-write.js';
 
 const benchmarks: Record<string, { run(): Promise<string> }> = {
   'etf-decode': etfDecode,
   'otlp-decode': otlpDecode,
+  'parquet-write': parquetWrite,
 };
 
 const wanted = process.argv.slice(2);
