@@ -265,6 +265,40 @@ describe('parquet exporter', () => {
     assert.deepEqual(archived.rows.map((r) => r[0]), events.map((e) => e.id).sort());
   });
 
+  it('completes files by age and by size, and compresses with each codec DuckDB reads', async (t) => {
+    const dir = tempDir(t);
+    const codecs = ['zstd', 'snappy', 'gzip', 'none'] as const;
+    const exporters: Record<string, Record<string, unknown>> = Object.fromEntries(codecs.map((codec) => [`parquet/${codec}`, {
+      path: join(dir, codec), compression: codec, max_file_age: '200ms', row_group_size: 10, retention: { spans: 0 },
+    }]));
+    exporters['parquet/small'] = { path: join(dir, 'small'), max_file_bytes: 1, max_file_age: '1h', row_group_size: 10, retention: { spans: 0 } };
+    const pipeline = createPipeline({
+      receivers: { push: {} },
+      exporters,
+      service: { pipelines: { p: { receivers: ['push'], exporters: Object.keys(exporters) } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await pipeline.start();
+    t.after(() => pipeline.shutdown());
+    const spans = Array.from({ length: 35 }, (_, i) => makeSpan(i * 3)); // one hour partition
+    assert.equal((await pipeline.push({ spans, events: [], metrics: [] })).status, 'accepted');
+    // By age: complete while the daemon runs, no shutdown needed.
+    await until(() => codecs.every((codec) => files(join(dir, codec), '.parquet').length === 1), 5000, 'files completed by age');
+    // By size: every 10-row group makes its file too big, so it is completed at once; the last 5 rows wait.
+    await until(() => files(join(dir, 'small'), '.parquet').length === 3, 5000, 'files completed by size');
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    t.after(() => db.closeSync());
+    for (const codec of codecs) {
+      const [file] = files(join(dir, codec), '.parquet');
+      const meta = await connection.runAndReadAll(`SELECT DISTINCT compression FROM parquet_metadata('${file}')`);
+      assert.deepEqual(meta.getRowsJson(), [[codec === 'none' ? 'UNCOMPRESSED' : codec.toUpperCase()]]);
+      const rows = await connection.runAndReadAll(`SELECT count(*)::INTEGER, count(DISTINCT span_id)::INTEGER FROM read_parquet('${file}')`);
+      assert.deepEqual(rows.getRowsJson(), [[35, 35]]);
+      const groups = await connection.runAndReadAll(`SELECT count(DISTINCT row_group_id)::INTEGER FROM parquet_metadata('${file}')`);
+      assert.deepEqual(groups.getRowsJson(), [[4]], 'row_group_size 10');
+    }
+  });
+
   it('retention deletes only hour partitions older than each table\'s limit', async (t) => {
     const dir = tempDir(t);
     const archive = join(dir, 'archive');

@@ -185,7 +185,7 @@ export class ParquetArchiveExporter implements Exporter {
       if (partition.pending.length < take) return;
       this.writeGroup(table, partition, take);
       const file = partition.file;
-      if (file && (file.rows >= maxRows || file.bytes >= this.maxFileBytes)) this.complete(table, partition);
+      if (file && (file.rows >= maxRows || file.bytes >= this.maxFileBytes)) this.finishFile(table, partition);
     }
   }
 
@@ -199,21 +199,25 @@ export class ParquetArchiveExporter implements Exporter {
     partition.file.writeRowGroup(table.columnData(group), group.length);
   }
 
-  /** Writes what is pending and completes the partition's file; the partition is forgotten until rows arrive again. */
+  /** Completes the partition's current file (full by rows or bytes); rows still pending go to the next file. */
+  private finishFile<T>(table: TableWriter<T>, partition: Partition<T>): void {
+    const file = partition.file;
+    if (!file) return;
+    const path = file.complete(join(tableDir(this.root, table.table), partition.dir));
+    partition.file = undefined;
+    partition.since = Date.now();
+    const attributes = { table: table.table };
+    this.instruments.filesCompleted.add(1, attributes);
+    this.instruments.rowsWritten.add(file.rows, attributes);
+    this.instruments.bytesWritten.add(statSync(path).size, attributes);
+  }
+
+  /** Writes what is pending and completes the file (by age, at shutdown); the partition is forgotten until rows arrive again. */
   private complete<T>(table: TableWriter<T>, partition: Partition<T>): void {
     try {
       if (partition.pending.length > 0) this.writeGroup(table, partition, partition.pending.length);
-      const file = partition.file;
-      if (file) {
-        const path = file.complete(join(tableDir(this.root, table.table), partition.dir));
-        partition.file = undefined;
-        const attributes = { table: table.table };
-        this.instruments.filesCompleted.add(1, attributes);
-        this.instruments.rowsWritten.add(file.rows, attributes);
-        this.instruments.bytesWritten.add(statSync(path).size, attributes);
-      }
-      partition.since = Date.now();
-      if (partition.pending.length === 0) table.partitions.delete(partition.dir);
+      this.finishFile(table, partition);
+      table.partitions.delete(partition.dir);
     } catch (error) {
       this.fail(table, partition, error);
     }
