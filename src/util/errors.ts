@@ -12,6 +12,7 @@ export const ErrorCodes = {
   PUSH_TARGET: 'push() names no usable push receiver',
   SCHEMA_DUPLICATE: 'An event schema is registered twice',
   ARCHIVE_NOT_FOUND: 'The archive directory does not exist',
+  ARCHIVE_LOCKED: 'Another process is writing the archive',
   QUERY_FAILED: 'The archive query failed',
 } as const;
 

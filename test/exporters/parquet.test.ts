@@ -299,6 +299,29 @@ describe('parquet exporter', () => {
     }
   });
 
+  it('refuses a second writer on the same archive, and takes over a lock whose process is gone', async (t) => {
+    const dir = tempDir(t);
+    const archive = join(dir, 'archive');
+    const twice = createPipeline({
+      receivers: { push: {} },
+      exporters: { 'parquet/a': { path: archive }, 'parquet/b': { path: archive } },
+      service: { pipelines: { p: { receivers: ['push'], exporters: ['parquet/a', 'parquet/b'] } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await assert.rejects(twice.start(), /the archive .* is being written by process \d+ \(one parquet exporter per path\)/);
+    await twice.shutdown();
+    // A lock left by a process that no longer exists (the SIGKILL test covers a real one) is stale.
+    mkdirSync(join(archive, '_tmp'), { recursive: true });
+    writeFileSync(join(archive, '_tmp', 'writer.lock'), '2147483646');
+    const once = createPipeline({
+      receivers: { push: {} },
+      exporters: { parquet: { path: archive } },
+      service: { pipelines: { p: { receivers: ['push'], exporters: ['parquet'] } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await once.start();
+    assert.deepEqual(await once.shutdown(), { drained: true });
+    assert.equal(existsSync(join(archive, '_tmp', 'writer.lock')), false, 'released at shutdown');
+  });
+
   it('retention deletes only hour partitions older than each table\'s limit', async (t) => {
     const dir = tempDir(t);
     const archive = join(dir, 'archive');

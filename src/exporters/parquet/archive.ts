@@ -18,6 +18,7 @@ import type { Attributes, Batch, MetricPoint, ScopeEvent, Span } from '../../mod
 import { compressionOptions } from './compression.js';
 import type { ParquetExporterConfig, PartitionKey } from './config.js';
 import { createParquetInstruments, type ParquetInstruments } from './metrics.js';
+import { lockArchive, type ArchiveLock } from './lock.js';
 import { PartFile } from './part_file.js';
 import { expirePartitions } from './retention.js';
 
@@ -107,6 +108,7 @@ export class ParquetArchiveExporter implements Exporter {
   private ageTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
   private stopped = false;
+  private lock?: ArchiveLock;
 
   constructor(
     private readonly config: ParquetExporterConfig,
@@ -131,6 +133,7 @@ export class ParquetArchiveExporter implements Exporter {
 
   async start(): Promise<void> {
     mkdirSync(tempDir(this.root), { recursive: true });
+    this.lock = lockArchive(this.root);
     this.removeTemporaries();
     this.options = await compressionOptions(this.config.compression);
     this.expire();
@@ -158,10 +161,11 @@ export class ParquetArchiveExporter implements Exporter {
     this.stopped = true;
     clearInterval(this.ageTimer);
     clearInterval(this.retentionTimer);
-    if (!this.options) return;
+    if (!this.options) return this.lock?.release();
     this.completeAgedIn(this.spans, Number.POSITIVE_INFINITY);
     this.completeAgedIn(this.events, Number.POSITIVE_INFINITY);
     this.completeAgedIn(this.metrics, Number.POSITIVE_INFINITY);
+    this.lock?.release();
   }
 
   /** Routes items to partitions and writes every row group that is full. */
