@@ -22,6 +22,14 @@ export interface Column<T> {
   value(item: T): unknown;
   /** Min/max statistics in the footer: for columns queries filter ranges on, not random ids or JSON documents. */
   statistics: boolean;
+  /**
+   * `text`: a top-level string or JSON column whose values are strings (or
+   * null), which the exporter encodes to UTF-8 itself; `value`: anything else
+   * (numbers, bigints, nested lists), handed to the writer as is.
+   */
+  values: 'text' | 'value';
+  /** Nearly every value differs (ids, attribute documents): dictionary encoding would only cost time. */
+  unique: boolean;
 }
 
 type Repetition = 'REQUIRED' | 'OPTIONAL';
@@ -53,11 +61,19 @@ function listOf(name: string, fields: SchemaElement[]): SchemaElement[] {
 }
 
 function leaf<T>(element: SchemaElement, duckdb: string, value: (item: T) => unknown): Column<T> {
-  return { name: element.name, elements: [element], duckdb, value, statistics: duckdb !== 'JSON' && !RANDOM_IDS.has(element.name) };
+  const text = element.converted_type === 'UTF8' || element.converted_type === 'JSON';
+  return {
+    name: element.name, elements: [element], duckdb, value,
+    statistics: duckdb !== 'JSON' && !RANDOM_IDS.has(element.name),
+    values: text ? 'text' : 'value',
+    unique: RANDOM_IDS.has(element.name) || UNIQUE_DOCUMENTS.has(element.name),
+  };
 }
 
-/** Random ids: their min/max never prune a row group. */
+/** Random ids: their min/max never prune a row group, and they rarely repeat. */
 const RANDOM_IDS = new Set(['trace_id', 'span_id', 'parent_span_id', 'id', 'causation_id']);
+/** Per-item documents (a resource, by contrast, repeats and is kept in a dictionary). */
+const UNIQUE_DOCUMENTS = new Set(['attributes', 'body', 'distribution']);
 
 function containsBytes(value: AttributeValue): boolean {
   if (value instanceof Uint8Array) return true;
@@ -84,6 +100,11 @@ function withBytesAsBase64(value: AttributeValue): unknown {
 export function jsonValue(value: AttributeValue | undefined): unknown {
   if (value === undefined) return null;
   return containsBytes(value) ? withBytesAsBase64(value) : value;
+}
+
+/** JSON text for a JSON column (non-finite numbers become null, as in any JSON). */
+export function jsonText(value: AttributeValue | undefined): string | null {
+  return value === undefined ? null : JSON.stringify(containsBytes(value) ? withBytesAsBase64(value) : value);
 }
 
 /** A promoted attribute as text: strings as they are, other scalars printed, lists and maps as JSON. */
@@ -123,14 +144,16 @@ export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
     leaf(str('pid', 'OPTIONAL'), 'VARCHAR', (s) => text(s.attributes['beam.pid'])),
     leaf(str('scope_name', 'OPTIONAL'), 'VARCHAR', (s) => s.scope?.name ?? null),
     leaf(str('scope_version', 'OPTIONAL'), 'VARCHAR', (s) => s.scope?.version ?? null),
-    leaf(json('resource_attributes'), 'JSON', (s) => jsonValue(s.resource)),
-    leaf(json('attributes'), 'JSON', (s) => jsonValue(s.attributes)),
+    leaf(json('resource_attributes'), 'JSON', (s) => jsonText(s.resource)),
+    leaf(json('attributes'), 'JSON', (s) => jsonText(s.attributes)),
     ...promoted<Span>(promote, (s) => s.attributes),
     {
       name: 'events',
       elements: listOf('events', [ts('time'), str('name'), json('attributes')]),
       duckdb: 'STRUCT("time" TIMESTAMP_NS, "name" VARCHAR, attributes JSON)[]',
       statistics: false,
+      values: 'value',
+      unique: false,
       value: (s) => s.events.map((e) => ({ time: e.timeUnixNano, name: e.name, attributes: jsonValue(e.attributes) })),
     },
     {
@@ -138,6 +161,8 @@ export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
       elements: listOf('links', [str('trace_id'), str('span_id'), str('trace_state', 'OPTIONAL'), json('attributes')]),
       duckdb: 'STRUCT(trace_id VARCHAR, span_id VARCHAR, trace_state VARCHAR, attributes JSON)[]',
       statistics: false,
+      values: 'value',
+      unique: false,
       value: (s) => s.links.map((l) => ({ trace_id: l.traceId, span_id: l.spanId, trace_state: l.traceState ?? null, attributes: jsonValue(l.attributes) })),
     },
   ];
@@ -156,9 +181,9 @@ export function eventColumns(promote: readonly string[] = []): Column<ScopeEvent
     leaf(str('trace_id', 'OPTIONAL'), 'VARCHAR', (e) => e.traceId ?? null),
     leaf(str('span_id', 'OPTIONAL'), 'VARCHAR', (e) => e.spanId ?? null),
     leaf(str('causation_id', 'OPTIONAL'), 'VARCHAR', (e) => e.causationId ?? null),
-    leaf(json('attributes'), 'JSON', (e) => jsonValue(e.attributes)),
-    leaf(json('body', 'OPTIONAL'), 'JSON', (e) => (e.body === undefined ? null : jsonValue(e.body))),
-    leaf(json('resource_attributes', 'OPTIONAL'), 'JSON', (e) => (e.resource ? jsonValue(e.resource) : null)),
+    leaf(json('attributes'), 'JSON', (e) => jsonText(e.attributes)),
+    leaf(json('body', 'OPTIONAL'), 'JSON', (e) => jsonText(e.body)),
+    leaf(json('resource_attributes', 'OPTIONAL'), 'JSON', (e) => (e.resource ? jsonText(e.resource) : null)),
     ...promoted<ScopeEvent>(promote, (e) => e.attributes),
   ];
 }
@@ -184,11 +209,11 @@ export function metricColumns(promote: readonly string[] = []): Column<MetricPoi
     }),
     leaf(double('min', 'OPTIONAL'), 'DOUBLE', (m) => (m.histogram ?? m.exponentialHistogram)?.min ?? null),
     leaf(double('max', 'OPTIONAL'), 'DOUBLE', (m) => (m.histogram ?? m.exponentialHistogram)?.max ?? null),
-    leaf(json('distribution', 'OPTIONAL'), 'JSON', distribution),
+    leaf(json('distribution', 'OPTIONAL'), 'JSON', (m) => (distribution(m) === null ? null : JSON.stringify(distribution(m)))),
     leaf(str('service_name', 'OPTIONAL'), 'VARCHAR', (m) => text(m.resource['service.name'])),
     leaf(str('beam_node', 'OPTIONAL'), 'VARCHAR', (m) => text(m.attributes['beam.node'] ?? m.resource['beam.node'])),
-    leaf(json('resource_attributes'), 'JSON', (m) => jsonValue(m.resource)),
-    leaf(json('attributes'), 'JSON', (m) => jsonValue(m.attributes)),
+    leaf(json('resource_attributes'), 'JSON', (m) => jsonText(m.resource)),
+    leaf(json('attributes'), 'JSON', (m) => jsonText(m.attributes)),
     ...promoted<MetricPoint>(promote, (m) => m.attributes),
   ];
 }
@@ -196,6 +221,15 @@ export function metricColumns(promote: readonly string[] = []): Column<MetricPoi
 /** The Parquet schema of a table: the root, then every column's elements. */
 export function parquetSchema<T>(columns: readonly Column<T>[]): SchemaElement[] {
   return [{ name: 'root', num_children: columns.length }, ...columns.flatMap((c) => c.elements)];
+}
+
+/**
+ * The schema the row groups are encoded with: top-level JSON columns as plain
+ * UTF-8 (the same bytes), because the writer would JSON-serialise what it is
+ * given again. The file's footer gets parquetSchema(), with the JSON annotation.
+ */
+export function encodingSchema<T>(columns: readonly Column<T>[]): SchemaElement[] {
+  return parquetSchema(columns).map((e, i) => (i > 0 && e.converted_type === 'JSON' && columns.some((c) => c.elements[0] === e) ? { ...e, converted_type: 'UTF8' } : e));
 }
 
 /** `SELECT … WHERE false` with the table's columns: the view for a table that has no files yet. */

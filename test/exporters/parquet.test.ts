@@ -22,7 +22,7 @@ function makeSpan(i: number): Span {
     spanId: hex(i + 1, 16),
     ...(i % 4 ? { parentSpanId: hex(i, 16) } : {}),
     ...(i % 50 === 0 ? { traceState: 'vendor=x' } : {}),
-    name: `GET /users/${i % 50}`,
+    name: i % 7 === 0 ? `GET /café/${i % 50} ☕` : `GET /users/${i % 50}`,
     spanKind: (['server', 'internal', 'client', 'consumer'] as const)[i % 4],
     startTimeUnixNano: start,
     endTimeUnixNano: start + BigInt(i % 1000) * 1_000n + 7n,
@@ -56,7 +56,7 @@ function makeEvent(i: number): ScopeEvent {
     ...(i % 11 === 0 ? { traceId: hex(i, 32), spanId: hex(i, 16) } : {}),
     ...(i % 13 === 0 ? { causationId: `ev-${hex(i - 1, 8)}` } : {}),
     attributes: {
-      'beam.mfa': `'Elixir.Shop':f/${i % 4}`, 'beam.peer_pid': '<0.81.0>', 'beam.message': `{ping,${i}}`,
+      'beam.mfa': `'Elixir.Shop':f/${i % 4}`, 'beam.peer_pid': '<0.81.0>', 'beam.message': i % 5 === 0 ? `{"naïve 🚀",${i}}` : `{ping,${i}}`,
       n: i, big: '90071992547409930', list: [1, 2.5, 'x'],
     },
     ...(i % 17 === 0 ? { body: { text: `body ${i}`, bytes: new Uint8Array([1, 2, i & 255]) } } : {}),

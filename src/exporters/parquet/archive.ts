@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import type { ComponentContext, Exporter, ExportResult } from '../../component/types.js';
 import { parseDuration, parseSize } from '../../config/units.js';
 import { escapePartitionValue, hourIndex, hourPartition, tableDir, TEMP_SUFFIX, tempDir } from '../../archive/layout.js';
+import type { SchemaElement } from 'hyparquet-writer';
 import {
-  ARCHIVE_SCHEMA_VERSION, eventColumns, metricColumns, parquetSchema, SCHEMA_VERSION_KEY, spanColumns,
+  ARCHIVE_SCHEMA_VERSION, encodingSchema, eventColumns, metricColumns, parquetSchema, SCHEMA_VERSION_KEY, spanColumns,
   type Column, type TableName,
 } from '../../archive/tables.js';
 import type { Attributes, Batch, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
@@ -20,6 +21,7 @@ import type { ParquetExporterConfig, PartitionKey } from './config.js';
 import { createParquetInstruments, type ParquetInstruments } from './metrics.js';
 import { lockArchive, type ArchiveLock } from './lock.js';
 import { PartFile } from './part_file.js';
+import { encodeStrings } from './utf8.js';
 import { expirePartitions } from './retention.js';
 
 type WriterOptions = Awaited<ReturnType<typeof compressionOptions>>;
@@ -41,7 +43,8 @@ interface PartitionValues {
 /** One table's rows: how to read them, where they go, and the partitions open for writing. */
 class TableWriter<T> {
   readonly partitions = new Map<string, Partition<T>>();
-  private readonly schema;
+  private readonly schema: SchemaElement[];
+  private readonly writeSchema: SchemaElement[];
 
   constructor(
     readonly table: TableName,
@@ -50,6 +53,7 @@ class TableWriter<T> {
     private readonly values: (item: T) => PartitionValues,
   ) {
     this.schema = parquetSchema(columns);
+    this.writeSchema = encodingSchema(columns);
   }
 
   /** Items grouped by the partition they belong in. */
@@ -75,16 +79,21 @@ class TableWriter<T> {
     return [...touched];
   }
 
-  columnData(rows: readonly T[]): Array<{ name: string; data: unknown[]; statistics: boolean }> {
+  columnData(rows: readonly T[]): Array<{ name: string; data: unknown[]; statistics: boolean; encoding?: 'PLAIN' }> {
     return this.columns.map((c) => {
       const data = new Array<unknown>(rows.length);
       for (let i = 0; i < rows.length; i++) data[i] = c.value(rows[i]);
-      return { name: c.name, data, statistics: c.statistics };
+      return {
+        name: c.name,
+        data: c.values === 'text' ? encodeStrings(data as Array<string | null>, !c.unique) : data,
+        statistics: c.statistics,
+        ...(c.unique ? { encoding: 'PLAIN' as const } : {}),
+      };
     });
   }
 
   openFile(root: string, options: WriterOptions): PartFile {
-    return new PartFile(tempDir(root), this.schema, {
+    return new PartFile(tempDir(root), { write: this.writeSchema, footer: this.schema }, {
       ...options,
       kvMetadata: [{ key: SCHEMA_VERSION_KEY, value: String(ARCHIVE_SCHEMA_VERSION) }, { key: 'scope.table', value: this.table }],
     });

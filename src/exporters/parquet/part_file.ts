@@ -44,11 +44,15 @@ export class PartFile {
   private readonly sink: FileSink;
   private readonly writer: ParquetWriter;
 
-  constructor(tempDir: string, schema: SchemaElement[], options: WriterOptions) {
+  private readonly footerSchema: SchemaElement[];
+
+  /** `schema.write` encodes the row groups; `schema.footer` (same columns and physical types) goes in the footer. */
+  constructor(tempDir: string, schema: { write: SchemaElement[]; footer: SchemaElement[] }, options: WriterOptions) {
     this.tempPath = join(tempDir, `${this.id}${TEMP_SUFFIX}`);
     this.fd = openSync(this.tempPath, 'wx');
     this.sink = new FileSink(this.fd);
-    this.writer = new ParquetWriter({ writer: this.sink, schema, createdBy: 'scope-pipeline', statistics: true, ...options });
+    this.footerSchema = schema.footer;
+    this.writer = new ParquetWriter({ writer: this.sink, schema: schema.write, createdBy: 'scope-pipeline', statistics: true, ...options });
   }
 
   /** Bytes written so far (row groups; the footer comes at completion). */
@@ -65,6 +69,7 @@ export class PartFile {
 
   /** Writes the footer, syncs, and renames into `dir` as `part-<uuid>.parquet`; returns the final path. */
   complete(dir: string): string {
+    this.writer.schema = this.footerSchema;
     this.writer.finish();
     fsyncSync(this.fd);
     closeSync(this.fd);
