@@ -2,11 +2,13 @@
 import * as etfDecode from './etf-decode.js';
 import * as otlpDecode from './otlp-decode.js';
 import * as parquetWrite from './parquet-write.js';
+import * as tracePort from './trace-port.js';
 
 const benchmarks: Record<string, { run(): Promise<string> }> = {
   'etf-decode': etfDecode,
   'otlp-decode': otlpDecode,
   'parquet-write': parquetWrite,
+  'trace-port': tracePort,
 };
 
 const wanted = process.argv.slice(2);
