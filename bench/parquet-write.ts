@@ -77,7 +77,7 @@ async function child(kind: string, dir: string): Promise<RunResult> {
   const archive = join(dir, kind);
   const meter = metrics.getMeter('bench');
   const exporter = new ParquetArchiveExporter(config(archive, kind as Compression), {
-    id: 'parquet', type: 'parquet', kind: 'exporter', logger: silentLogger, problems: new ProblemReporter(silentLogger), meter, reportStatus: () => undefined,
+    logger: silentLogger, problems: new ProblemReporter(silentLogger), meter,
   });
   await exporter.start();
   // Spans are built batch by batch, as they would arrive, and only the exporter's work is timed.

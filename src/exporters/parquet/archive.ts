@@ -7,7 +7,9 @@
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ComponentContext, Exporter, ExportResult } from '../../component/types.js';
+import type { Meter } from '@opentelemetry/api';
+import type { Exporter, ExportResult } from '../../component/types.js';
+import type { Logger, ProblemReporter } from '../../util/logger.js';
 import { parseDuration, parseSize } from '../../config/units.js';
 import { escapePartitionValue, hourIndex, hourPartition, tableDir, TEMP_SUFFIX, tempDir } from '../../archive/layout.js';
 import type { SchemaElement } from 'hyparquet-writer';
@@ -100,6 +102,13 @@ class TableWriter<T> {
   }
 }
 
+/** What the archive writer needs from its component context (it may run on a worker thread, with forwarding stand-ins). */
+export interface ArchiveContext {
+  logger: Logger;
+  problems: Pick<ProblemReporter, 'report'>;
+  meter: Pick<Meter, 'createCounter'>;
+}
+
 const serviceName = (resource: Attributes | undefined): string | null =>
   typeof resource?.['service.name'] === 'string' ? resource['service.name'] : null;
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -121,7 +130,7 @@ export class ParquetArchiveExporter implements Exporter {
 
   constructor(
     private readonly config: ParquetExporterConfig,
-    private readonly ctx: ComponentContext,
+    private readonly ctx: ArchiveContext,
   ) {
     this.root = config.path;
     this.maxFileBytes = parseSize(config.max_file_bytes);

@@ -1,33 +1,23 @@
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 
-export interface ParquetInstruments {
-  filesCompleted: Counter<Attributes>;
-  rowsWritten: Counter<Attributes>;
-  bytesWritten: Counter<Attributes>;
-  tempFilesRemoved: Counter<Attributes>;
-  partitionsExpired: Counter<Attributes>;
-  rowsLost: Counter<Attributes>;
-}
+/** The exporter's counters, declared once: created by the writer (on its worker) and, by name, on the main thread. */
+export const PARQUET_COUNTERS = {
+  filesCompleted: {
+    name: 'scope_parquet_files_completed', unit: '{file}', description: 'Parquet files completed and renamed into their partition, by table.',
+  },
+  rowsWritten: { name: 'scope_parquet_rows_written', unit: '{row}', description: 'Rows in completed Parquet files, by table.' },
+  bytesWritten: { name: 'scope_parquet_bytes_written', unit: 'By', description: 'Bytes of completed Parquet files, by table.' },
+  tempFilesRemoved: {
+    name: 'scope_parquet_temp_files_removed', unit: '{file}',
+    description: 'Unfinished temporary files a previous run left behind (it did not shut down cleanly), removed at start.',
+  },
+  partitionsExpired: { name: 'scope_parquet_partitions_expired', unit: '{partition}', description: 'Hour partitions deleted by retention, by table.' },
+  rowsLost: { name: 'scope_parquet_rows_lost', unit: '{row}', description: 'Rows given up after a failed write (reason write_error), by table.' },
+} as const;
 
-export function createParquetInstruments(meter: Meter): ParquetInstruments {
-  return {
-    filesCompleted: meter.createCounter('scope_parquet_files_completed', {
-      unit: '{file}', description: 'Parquet files completed and renamed into their partition, by table.',
-    }),
-    rowsWritten: meter.createCounter('scope_parquet_rows_written', {
-      unit: '{row}', description: 'Rows in completed Parquet files, by table.',
-    }),
-    bytesWritten: meter.createCounter('scope_parquet_bytes_written', {
-      unit: 'By', description: 'Bytes of completed Parquet files, by table.',
-    }),
-    tempFilesRemoved: meter.createCounter('scope_parquet_temp_files_removed', {
-      unit: '{file}', description: 'Unfinished temporary files a previous run left behind (it did not shut down cleanly), removed at start.',
-    }),
-    partitionsExpired: meter.createCounter('scope_parquet_partitions_expired', {
-      unit: '{partition}', description: 'Hour partitions deleted by retention, by table.',
-    }),
-    rowsLost: meter.createCounter('scope_parquet_rows_lost', {
-      unit: '{row}', description: 'Rows given up after a failed write (reason write_error), by table.',
-    }),
-  };
+export type ParquetInstruments = Record<keyof typeof PARQUET_COUNTERS, Counter<Attributes>>;
+
+export function createParquetInstruments(meter: Pick<Meter, 'createCounter'>): ParquetInstruments {
+  const entries = Object.entries(PARQUET_COUNTERS).map(([key, c]) => [key, meter.createCounter(c.name, { unit: c.unit, description: c.description })]);
+  return Object.fromEntries(entries) as ParquetInstruments;
 }

@@ -1,0 +1,110 @@
+/**
+ * The parquet exporter as the pipeline sees it: a proxy that hands batches to
+ * the archive writer on its own worker thread (worker.ts) and answers when
+ * the writer has taken them, so the pipeline's queue and push-back work as
+ * for any exporter while Parquet encoding runs on another core.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Attributes, Counter } from '@opentelemetry/api';
+import type { ComponentContext, Exporter, ExportResult } from '../../component/types.js';
+import type { Batch } from '../../model/types.js';
+import type { ParquetExporterConfig } from './config.js';
+import { PARQUET_COUNTERS } from './metrics.js';
+import type { FromWorker, ToWorker, WireResult } from './protocol.js';
+
+type Done = Extract<FromWorker, { op: 'done' }>;
+
+export class ParquetWorkerExporter implements Exporter {
+  private worker?: Worker;
+  private failure?: Error;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: Done) => void>();
+  private readonly counters = new Map<string, Counter<Attributes>>();
+  private stopped?: Promise<void>;
+
+  constructor(
+    private readonly config: ParquetExporterConfig,
+    private readonly ctx: ComponentContext,
+  ) {
+    for (const c of Object.values(PARQUET_COUNTERS)) {
+      this.counters.set(c.name, ctx.meter.createCounter(c.name, { unit: c.unit, description: c.description }));
+    }
+  }
+
+  async start(): Promise<void> {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: this.config });
+    this.worker = worker;
+    worker.on('message', (message: FromWorker) => this.receive(message));
+    worker.on('error', (error) => this.fail(error));
+    worker.on('exit', (code) => {
+      if (!this.stopped) this.fail(new Error(`parquet worker exited (code ${code})`));
+    });
+    const reply = await this.call({ op: 'start', id: 0 });
+    if (reply.error) throw new Error(reply.error);
+  }
+
+  async export(batch: Batch): Promise<ExportResult> {
+    if (this.failure || !this.worker || this.stopped) {
+      return { ok: false, retryable: false, error: this.failure ?? new Error('parquet exporter is not started') };
+    }
+    const reply = await this.call({ op: 'export', id: 0, batch });
+    return fromWire(reply.result ?? { ok: false, retryable: false, error: reply.error ?? 'no answer from the parquet worker' });
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped ??= (async () => {
+      const worker = this.worker;
+      if (!worker || this.failure) {
+        await worker?.terminate();
+        return;
+      }
+      const reply = await this.call({ op: 'shutdown', id: 0 });
+      if (reply.error) this.ctx.logger.error('parquet exporter shutdown failed', { error: reply.error });
+      await worker.terminate();
+    })();
+    return this.stopped;
+  }
+
+  private call(message: ToWorker): Promise<Done> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      if (this.failure || !this.worker) {
+        resolve({ op: 'done', id, error: this.failure?.message ?? 'parquet worker not running' });
+        return;
+      }
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ ...message, id });
+    });
+  }
+
+  private receive(message: FromWorker): void {
+    switch (message.op) {
+      case 'done': {
+        const resolve = this.waiting.get(message.id);
+        this.waiting.delete(message.id);
+        resolve?.(message);
+        return;
+      }
+      case 'log':
+        this.ctx.logger[message.level](message.message, message.fields);
+        return;
+      case 'count':
+        this.counters.get(message.name)?.add(message.value, message.attributes);
+        return;
+    }
+  }
+
+  /** The worker died: every waiting call fails, and so does every later export. */
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.ctx.logger.error('parquet worker failed', { error: error.message });
+    this.ctx.reportStatus({ healthy: false, reason: `parquet worker failed: ${error.message}` });
+    for (const [id, resolve] of this.waiting) resolve({ op: 'done', id, error: error.message });
+    this.waiting.clear();
+  }
+}
+
+function fromWire(result: WireResult): ExportResult {
+  return result.ok ? { ok: true } : { ok: false, retryable: result.retryable, error: new Error(result.error) };
+}

@@ -1,0 +1,42 @@
+/**
+ * The parquet exporter's worker thread: the archive writer runs here, so
+ * encoding Parquet uses another core than the receivers'. Logs and counter
+ * increments are forwarded to the main thread, which owns the logger and the
+ * self-metrics.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
+import { ProblemReporter, type Logger, type LogFields, type LogLevel } from '../../util/logger.js';
+import { ParquetArchiveExporter } from './archive.js';
+import type { ParquetExporterConfig } from './config.js';
+import { toWire, type FromWorker, type ToWorker } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('the parquet worker runs as a worker thread');
+const post = (message: FromWorker): void => port.postMessage(message);
+
+const log = (level: LogLevel) => (message: string, fields?: LogFields): void => post({ op: 'log', level, message, fields });
+const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+
+const meter: Pick<Meter, 'createCounter'> = {
+  createCounter: (name: string) => ({ add: (value: number, attributes?: Attributes) => post({ op: 'count', name, value, attributes }) }) as Counter<Attributes>,
+};
+
+const exporter = new ParquetArchiveExporter(workerData as ParquetExporterConfig, { logger, problems: new ProblemReporter(logger), meter });
+
+port.on('message', (message: ToWorker) => {
+  const reply = (work: Promise<unknown>, result?: (value: unknown) => FromWorker): void => {
+    work.then(
+      (value) => post(result ? result(value) : { op: 'done', id: message.id }),
+      (error: unknown) => post({ op: 'done', id: message.id, error: error instanceof Error ? error.message : String(error) }),
+    );
+  };
+  switch (message.op) {
+    case 'start':
+      return reply(exporter.start());
+    case 'export':
+      return reply(exporter.export(message.batch), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
+    case 'shutdown':
+      return reply(exporter.shutdown());
+  }
+});
