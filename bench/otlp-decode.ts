@@ -9,7 +9,7 @@ import { convertTraces, type Msg } from '../src/receivers/otlp/convert.js';
 import { ratePerSecond, series, writeResult } from './lib.js';
 
 /** One request of `count` spans with `attributeCount` attributes each (ints, doubles, booleans, strings). */
-function request(count: number, attributeCount: number): Buffer {
+export function request(count: number, attributeCount: number): Buffer {
   const type = otlpTypes().request.traces;
   const attributes = Array.from({ length: attributeCount }, (_, i) => ({
     key: `attr.${i}`,

@@ -1,14 +1,18 @@
 /** `npm run bench [-- name...]`: runs the benchmarks, prints their tables, writes bench/results/<name>.json. */
 import * as etfDecode from './etf-decode.js';
 import * as otlpDecode from './otlp-decode.js';
+import * as memoryFlood from './memory-flood.js';
+import * as otlpIngest from './otlp-ingest.js';
 import * as parquetWrite from './parquet-write.js';
 import * as tracePort from './trace-port.js';
 
 const benchmarks: Record<string, { run(): Promise<string> }> = {
   'etf-decode': etfDecode,
   'otlp-decode': otlpDecode,
+  'otlp-ingest': otlpIngest,
   'parquet-write': parquetWrite,
   'trace-port': tracePort,
+  'memory-flood': memoryFlood,
 };
 
 const wanted = process.argv.slice(2);

@@ -24,7 +24,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 /** BENCH_SERIES=receiver,daemon: only those series (the anchor always runs, for the ratio). */
 const ONLY = process.env.BENCH_SERIES?.split(',');
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const RECEIVER = fileURLToPath(new URL('./trace-port-receiver.js', import.meta.url));
+const HOST = fileURLToPath(new URL('./pipeline-host.js', import.meta.url));
 const TICKS_PER_S = 100; // USER_HZ on Linux
 /** BENCH_CPU_PROF=dir: the Node readers write V8 CPU profiles there (node --cpu-prof). */
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
@@ -101,11 +101,18 @@ function anchorReader(code: string, port: number): Reader {
 }
 
 function receiverReader(port: number): Reader {
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...PROFILE, RECEIVER, String(port)], { stdio: 'pipe' });
+  const config = {
+    receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}` } },
+    exporters: { discard: {} },
+    service: { pipelines: { p: { receivers: ['beam_trace_port'], exporters: ['discard'] } }, telemetry: { metrics: { level: 'none' } } },
+  };
+  const metrics = ['scope_beam_trace_port_connects', 'scope_beam_trace_port_frames', 'scope_receiver_accepted_items', 'scope_beam_trace_dropped_messages'];
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...PROFILE, HOST, JSON.stringify(config), ...metrics], { stdio: 'pipe' });
   const out = lines(child);
   const report = async (): Promise<Counts & { connects: number }> => {
     child.stdin.write('report\n');
-    return JSON.parse((await out.next(/\{.*\}\n/))[0]) as Counts & { connects: number };
+    const m = JSON.parse((await out.next(/\{.*\}\n/))[0]) as Record<string, number>;
+    return { connects: m[metrics[0]], frames: m[metrics[1]], events: m[metrics[2]], dropped: m[metrics[3]] };
   };
   return {
     process: child,
@@ -135,7 +142,7 @@ service:
     default: { receivers: [beam_trace_port], processors: [memory_limiter, batch], exporters: [parquet] }
   telemetry: { metrics: { endpoint: 127.0.0.1:0 }, logs: { level: warn } }
 `);
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...PROFILE, CLI, '--config', config, '--log-level', 'info'], { stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--expose-gc', ...PROFILE, CLI, '--config', config, '--log-level', 'info'], { stdio: 'pipe' });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let url = '';

@@ -1,9 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=64 --expose-gc
 /**
  * The scope-pipeline command. The only module that calls process.exit.
  * The shebang gives V8 a 64 MiB young generation: events live across a batch,
  * and with the default size the scavenger copies them again and again (it
- * halves trace-port throughput; see bench/README.md).
+ * halves trace-port throughput; see bench/README.md). --expose-gc lets the
+ * memory_limiter collect while it refuses data (see its README).
  */
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';

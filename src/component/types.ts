@@ -49,6 +49,13 @@ export interface BatchConsumer {
   consume(batch: Batch): ConsumeResult;
   /** False while downstream queues are above their high-water mark. */
   ready(): boolean;
+  /**
+   * What consume() would refuse any batch with right now (full queues, memory
+   * over its limit), or null. Lets a receiver refuse a request before the
+   * work of reading and decoding it; such a refusal is counted per request
+   * (scope_receiver_refused_requests), as its items are not known.
+   */
+  refusalNow(): Refusal | null;
   /** Resolves when ready() turns true: receivers that can pause their source await this. */
   whenReady(): Promise<void>;
 }

@@ -96,6 +96,9 @@ export class PipelineNode {
 const MAX_DESCRIBED_REJECTIONS = 5;
 
 /** What a receiver pushes into: validation, admission, fan-out to its pipelines, counting. */
+/** What admission checks are asked with when no batch exists yet (memory_limiter looks at memory, not the batch). */
+const EMPTY_BATCH: Batch = { events: [], spans: [], metrics: [] };
+
 export class ReceiverConsumer implements BatchConsumer {
   private readonly attrs: Attributes;
   private closed = false;
@@ -118,6 +121,16 @@ export class ReceiverConsumer implements BatchConsumer {
 
   countRefused(count: number, reason: string): void {
     if (count > 0) this.instruments.receiverRefused.add(count, { ...this.attrs, reason });
+  }
+
+  refusalNow(): Refusal | null {
+    const refusal: Refusal | null = this.closed
+      ? { reason: 'shutdown', retryable: false }
+      : !this.ready()
+        ? { reason: 'queue_full', retryable: true }
+        : this.pipelines.reduce<Refusal | null>((found, p) => found ?? p.admit(EMPTY_BATCH), null);
+    if (refusal) this.instruments.receiverRefusedRequests.add(1, { ...this.attrs, reason: refusal.reason });
+    return refusal;
   }
 
   private refuse(batch: Batch, refusal: Refusal): ConsumeResult {

@@ -8,6 +8,7 @@ import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 export interface PipelineInstruments {
   receiverAccepted: Counter<Attributes>;
   receiverRefused: Counter<Attributes>;
+  receiverRefusedRequests: Counter<Attributes>;
   processorIncoming: Counter<Attributes>;
   processorOutgoing: Counter<Attributes>;
   processorDropped: Counter<Attributes>;
@@ -24,6 +25,9 @@ export function createPipelineInstruments(meter: Meter): PipelineInstruments {
     }),
     receiverRefused: meter.createCounter('scope_receiver_refused_items', {
       unit: items, description: 'Items a receiver could not hand on, by reason (malformed, invalid_event, memory_limit, queue_full, …).',
+    }),
+    receiverRefusedRequests: meter.createCounter('scope_receiver_refused_requests', {
+      unit: '{request}', description: 'Requests a receiver turned away before reading them (the pipeline was pushing back), by reason; their senders retry.',
     }),
     processorIncoming: meter.createCounter('scope_processor_incoming_items', {
       unit: items, description: 'Items that entered a processor.',

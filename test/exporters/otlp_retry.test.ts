@@ -52,7 +52,7 @@ describe('otlp exporter retry decisions', () => {
     try {
       await A.push({ events: [event({ id: 'r1' }), event({ id: 'r2' })], spans: [], metrics: [] });
       await A.push({ events: [event({ id: 'r3' }), event({ id: 'r4' })], spans: [], metrics: [] });
-      await until(async () => (await B.metrics.sum('scope_receiver_refused_items', { reason: 'queue_full' })) > 0, 10_000, 'B to push back');
+      await until(async () => (await B.metrics.sum('scope_receiver_refused_requests', { reason: 'queue_full' })) > 0, 10_000, 'B to push back');
       release();
       await until(() => sink.events.length === 4, 15_000, 'all four events at B');
       await new Promise((r) => setTimeout(r, 300));

@@ -62,12 +62,17 @@ export class MemoryLimiter implements Processor {
 
   /** Measures now; exposed so the first check does not wait a whole interval. */
   check(): void {
-    const used = measureMemory(this.config.memory_source);
+    let used = measureMemory(this.config.memory_source);
     this.lastUsed = used;
     const mib = (n: number): number => Math.round(n / MiB);
-    if (used > this.limits.hardBytes) {
-      const gc = (globalThis as { gc?: () => void }).gc;
-      if (gc) gc();
+    // Above the hard limit, or still above the soft one while refusing: collect now rather than when V8 would.
+    // While everything is refused (receivers refuse before reading), little is allocated, so V8 may not collect
+    // on its own for a long time and the garbage would keep the limiter refusing.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc && (used > this.limits.hardBytes || (this.refusing && used > this.limits.softBytes))) {
+      gc();
+      used = measureMemory(this.config.memory_source);
+      this.lastUsed = used;
     }
     if (!this.refusing && used > this.limits.softBytes) {
       this.refusing = true;

@@ -11,7 +11,7 @@ import type { ReceiverContext } from '../../component/types.js';
 import { parseEndpoint, parseSize } from '../../config/units.js';
 import type { OtlpGrpcConfig } from './config.js';
 import type { Msg } from './convert.js';
-import { ingest } from './ingest.js';
+import { ingest, refusedBeforeReading, type IngestOutcome, type Refused } from './ingest.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const SERVICES: Record<Signal, string> = {
@@ -74,6 +74,12 @@ export class OtlpGrpcServer {
       if (auth && call.metadata.get('authorization')[0] !== `Bearer ${auth.bearer_token}`) {
         return fail(grpc.status.UNAUTHENTICATED, 'missing or wrong bearer token');
       }
+      const refuse = (outcome: Refused): void => (outcome.status === 'pushback'
+        ? fail(grpc.status.RESOURCE_EXHAUSTED, outcome.message, this.retryMetadata(outcome.retryAfterMs, outcome.message))
+        : fail(grpc.status.UNAVAILABLE, outcome.message));
+      // A pipeline that is pushing back answers before the request is decoded.
+      const early = refusedBeforeReading(this.ctx);
+      if (early) return refuse(early);
       let message: Msg;
       try {
         message = otlpTypes().request[signal].decode(call.request) as unknown as Msg;
@@ -88,8 +94,7 @@ export class OtlpGrpcServer {
       } catch (error) {
         return fail(grpc.status.INVALID_ARGUMENT, `cannot read the ${signal} request: ${(error as Error).message}`);
       }
-      if (outcome.status === 'pushback') return fail(grpc.status.RESOURCE_EXHAUSTED, outcome.message, this.retryMetadata(outcome.retryAfterMs, outcome.message));
-      if (outcome.status === 'refused') return fail(grpc.status.UNAVAILABLE, outcome.message);
+      if (outcome.status !== 'ok') return refuse(outcome);
       callback(null, outcome.rejected > 0 ? { partialSuccess: { [REJECTED_FIELD[signal]]: outcome.rejected, errorMessage: outcome.message } } : {});
     };
   }

@@ -14,7 +14,7 @@ import type { OtlpConfig, OtlpHttpConfig } from './config.js';
 import { listen } from '../../util/net.js';
 import type { Msg } from './convert.js';
 import { OtlpGrpcServer } from './grpc.js';
-import { ingest, type IngestOutcome } from './ingest.js';
+import { ingest, refusedBeforeReading, type IngestOutcome, type Refused } from './ingest.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
@@ -119,6 +119,9 @@ export class OtlpReceiver implements Receiver {
       if (this.stopping) throw new HttpError(503, 'shutting down');
       const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
       if (encoding !== 'gzip' && encoding !== 'identity') throw new HttpError(415, `unsupported content encoding "${encoding}"`);
+      // A pipeline that is pushing back answers before the body is read and decoded.
+      const early = refusedBeforeReading(this.ctx);
+      if (early) this.throwRefusal(res, early);
       const limit = parseSize(http.max_request_body_size);
       let body: Buffer;
       if (encoding === 'gzip') {
@@ -142,11 +145,7 @@ export class OtlpReceiver implements Receiver {
       } catch (error) {
         throw new HttpError(400, `cannot read the ${signal} request: ${(error as Error).message}`);
       }
-      if (outcome.status === 'pushback') {
-        res.setHeader('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
-        throw new HttpError(429, outcome.message);
-      }
-      if (outcome.status === 'refused') throw new HttpError(503, outcome.message);
+      if (outcome.status !== 'ok') this.throwRefusal(res, outcome);
       this.respond(res, 200, signal, json, outcome.rejected > 0 ? { rejected: outcome.rejected, message: outcome.message } : undefined);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
@@ -157,6 +156,15 @@ export class OtlpReceiver implements Receiver {
       req.resume();
       this.respondError(res, status, message, json);
     }
+  }
+
+  /** 429 with Retry-After for push-back, 503 for a refusal that retrying will not fix. */
+  private throwRefusal(res: ServerResponse, outcome: Refused): never {
+    if (outcome.status === 'pushback') {
+      res.setHeader('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
+      throw new HttpError(429, outcome.message);
+    }
+    throw new HttpError(503, outcome.message);
   }
 
   private decode(signal: Signal, body: Buffer, json: boolean): Msg {
