@@ -11,7 +11,7 @@ import type { ReceiverContext } from '../../component/types.js';
 import { parseEndpoint, parseSize } from '../../config/units.js';
 import type { OtlpGrpcConfig } from './config.js';
 import type { Msg } from './convert.js';
-import { ingest, refusedBeforeReading, type IngestOutcome, type Refused } from './ingest.js';
+import { decodeProtobuf, ingest, refusedBeforeReading, type DecodedRequest, type Refused } from './ingest.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const SERVICES: Record<Signal, string> = {
@@ -80,9 +80,9 @@ export class OtlpGrpcServer {
       // A pipeline that is pushing back answers before the request is decoded.
       const early = refusedBeforeReading(this.ctx);
       if (early) return refuse(early);
-      let message: Msg;
+      let message: DecodedRequest;
       try {
-        message = otlpTypes().request[signal].decode(call.request) as unknown as Msg;
+        message = decodeProtobuf(signal, call.request);
       } catch (error) {
         this.ctx.countRefused(1, 'malformed');
         this.ctx.problems.report('grpc_malformed', 'undecodable OTLP/gRPC request', { signal, error: (error as Error).message });

@@ -1,8 +1,10 @@
 /** What both OTLP protocols do with a decoded request: convert, hand to the pipeline, and say how it went. */
 import type { ReceiverContext, Refusal } from '../../component/types.js';
 import type { Batch } from '../../model/types.js';
-import { convertLogs, convertMetrics, convertTraces, type Msg } from './convert.js';
-import type { Signal } from '../../otel/proto.js';
+import type { Span } from '../../model/types.js';
+import { otlpTypes, type Signal } from '../../otel/proto.js';
+import { convertLogs, convertMetrics, convertTraces, type Converted, type Msg } from './convert.js';
+import { decodeTraceRequest } from './wire_traces.js';
 
 export type Refused =
   | { status: 'pushback'; retryAfterMs: number; message: string }
@@ -26,18 +28,30 @@ function answerRefusal(refusal: Refusal): Refused {
     : { status: 'refused', message: `pipeline refused the data (${refusal.reason})` };
 }
 
+/** A request as read: a decoded message (OTLP/JSON, protobuf logs and metrics), or spans read straight from protobuf bytes. */
+export type DecodedRequest = { message: Msg } | { spans: Converted<Span> };
+
+/** Protobuf bytes → a request; throws when they are not a valid request of the signal. */
+export function decodeProtobuf(signal: Signal, bytes: Uint8Array): DecodedRequest {
+  if (signal === 'traces') return { spans: decodeTraceRequest(bytes) };
+  return { message: otlpTypes().request[signal].decode(bytes) as unknown as Msg };
+}
+
 /** Throws when the message cannot be read as a request of its signal. */
-export function ingest(signal: Signal, message: Msg, ctx: ReceiverContext): IngestOutcome {
+export function ingest(signal: Signal, request: DecodedRequest, ctx: ReceiverContext): IngestOutcome {
   const batch: Batch = { events: [], spans: [], metrics: [] };
   let converted;
-  if (signal === 'traces') {
-    converted = convertTraces(message);
+  if ('spans' in request) {
+    converted = request.spans;
+    batch.spans = converted.items;
+  } else if (signal === 'traces') {
+    converted = convertTraces(request.message);
     batch.spans = converted.items;
   } else if (signal === 'logs') {
-    converted = convertLogs(message, ctx.id);
+    converted = convertLogs(request.message, ctx.id);
     batch.events = converted.items;
   } else {
-    converted = convertMetrics(message);
+    converted = convertMetrics(request.message);
     batch.metrics = converted.items;
   }
   if (converted.rejected > 0) ctx.countRefused(converted.rejected, 'invalid_item');

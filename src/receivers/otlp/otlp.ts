@@ -14,7 +14,7 @@ import type { OtlpConfig, OtlpHttpConfig } from './config.js';
 import { listen } from '../../util/net.js';
 import type { Msg } from './convert.js';
 import { OtlpGrpcServer } from './grpc.js';
-import { ingest, refusedBeforeReading, type IngestOutcome, type Refused } from './ingest.js';
+import { decodeProtobuf, ingest, refusedBeforeReading, type DecodedRequest, type IngestOutcome, type Refused } from './ingest.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
@@ -167,8 +167,7 @@ export class OtlpReceiver implements Receiver {
     throw new HttpError(503, outcome.message);
   }
 
-  private decode(signal: Signal, body: Buffer, json: boolean): Msg {
-    const type = otlpTypes().request[signal];
+  private decode(signal: Signal, body: Buffer, json: boolean): DecodedRequest {
     if (json) {
       let parsed: unknown;
       try {
@@ -177,12 +176,12 @@ export class OtlpReceiver implements Receiver {
         throw new HttpError(400, `body is not JSON: ${(error as Error).message}`);
       }
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object');
-      return parsed as Msg;
+      return { message: parsed as Msg };
     }
     try {
-      return type.decode(body) as unknown as Msg;
+      return decodeProtobuf(signal, body);
     } catch (error) {
-      throw new HttpError(400, `body is not a valid ${type.name}: ${(error as Error).message}`);
+      throw new HttpError(400, `body is not a valid ${otlpTypes().request[signal].name}: ${(error as Error).message}`);
     }
   }
 
