@@ -1,5 +1,6 @@
 /** Shared benchmark helpers: repeated runs after warm-up, medians and spread, results as JSON. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,3 +62,35 @@ export function table(rows: Series[], anchor: Series): string {
   }
   return lines.join('\n');
 }
+
+/** A port free on 127.0.0.1 right now (benchmarks run one thing at a time). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** User + system CPU seconds a process has used so far (/proc/<pid>/stat). */
+export function cpuSeconds(pid: number): number {
+  // After "(comm) ": utime and stime are the 12th and 13th fields.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+
+/** A process's resident set size now, in MiB (/proc/<pid>/status). */
+export function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** The sum of a Prometheus metric's samples whose labels include `labels`. */
+export function promMetric(text: string, name: string, labels: Record<string, string> = {}): number {
+  return text.split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+

@@ -8,12 +8,11 @@
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { BENCH_ROOT, writeResult } from './lib.js';
+import { BENCH_ROOT, freePort, promMetric, rssMiB, writeResult } from './lib.js';
 import { request } from './otlp-decode.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -25,23 +24,8 @@ const LIMIT_MIB = 256;
 const SOURCE = process.env.BENCH_FLOOD_SOURCE ?? 'heap';
 const SPANS_PER_REQUEST = 512;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
-const rssMiB = (pid: number): number =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  return text.split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .filter((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-}
 
 /** The sustainable HTTP rate from the last otlp-ingest run, or a conservative default. */
 function sustainableRate(): number {
@@ -111,7 +95,7 @@ service:
     let drainedAfterS = Number.NaN;
     for (;;) {
       const text = await scrape();
-      if (metric(text, 'scope_exporter_queue_size') === 0) {
+      if (promMetric(text, 'scope_exporter_queue_size') === 0) {
         drainedAfterS = (Date.now() - t0) / 1000;
         break;
       }
@@ -130,18 +114,18 @@ service:
       peak_rss_mib: peak,
       rss_after_flood_mib: rssAfterFlood,
       client: flood,
-      accepted_spans: metric(afterFlood, 'scope_receiver_accepted_items_total'),
+      accepted_spans: promMetric(afterFlood, 'scope_receiver_accepted_items_total'),
       refused_spans: {
-        memory_limit: metric(afterFlood, 'scope_receiver_refused_items_total', { reason: 'memory_limit' }),
-        queue_full: metric(afterFlood, 'scope_receiver_refused_items_total', { reason: 'queue_full' }),
+        memory_limit: promMetric(afterFlood, 'scope_receiver_refused_items_total', { reason: 'memory_limit' }),
+        queue_full: promMetric(afterFlood, 'scope_receiver_refused_items_total', { reason: 'queue_full' }),
       },
       refused_requests_before_reading: {
-        memory_limit: metric(afterFlood, 'scope_receiver_refused_requests_total', { reason: 'memory_limit' }),
-        queue_full: metric(afterFlood, 'scope_receiver_refused_requests_total', { reason: 'queue_full' }),
+        memory_limit: promMetric(afterFlood, 'scope_receiver_refused_requests_total', { reason: 'memory_limit' }),
+        queue_full: promMetric(afterFlood, 'scope_receiver_refused_requests_total', { reason: 'queue_full' }),
       },
       drained_after_backend_up_s: drainedAfterS,
-      sent_to_backend: metric(end, 'scope_exporter_sent_items_total'),
-      lost: metric(end, 'scope_exporter_send_failed_items_total'),
+      sent_to_backend: promMetric(end, 'scope_exporter_sent_items_total'),
+      lost: promMetric(end, 'scope_exporter_send_failed_items_total'),
       recovery_requests: recovery,
       rss_after_recovery_mib: rssAfterRecovery,
     };

@@ -7,13 +7,12 @@
  * the OpenTelemetry Collector's published figures (it cannot run here).
  */
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { writeResult } from './lib.js';
+import { cpuSeconds, freePort, rssMiB, writeResult } from './lib.js';
 import { request } from './otlp-decode.js';
 
 const HOST = fileURLToPath(new URL('./pipeline-host.js', import.meta.url));
@@ -21,25 +20,9 @@ const LOAD = fileURLToPath(new URL('./otlp-load.js', import.meta.url));
 const SPANS_PER_REQUEST = 512;
 const LADDER = [10_000, 25_000, 50_000, 100_000, 200_000, 400_000];
 const STEP_SECONDS = 4;
-const TICKS_PER_S = 100;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
 
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
-  return Number(/(\d+)/.exec(line)?.[1] ?? 0) / 1024;
-}
 
 interface Step { offered: number; accepted_per_s: number; cpu_percent: number; rss_mib: number; pushback: number; failed: number }
 

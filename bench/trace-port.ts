@@ -11,12 +11,12 @@
  * events/s, and the CPU of the reading process (from /proc).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileBeam } from './capture.js';
-import { series, writeResult, type Series } from './lib.js';
+import { cpuSeconds, promMetric, series, writeResult, type Series } from './lib.js';
 
 const MESSAGES = 1_200_000;
 const QUEUE = 1000;
@@ -25,7 +25,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ONLY = process.env.BENCH_SERIES?.split(',');
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const HOST = fileURLToPath(new URL('./pipeline-host.js', import.meta.url));
-const TICKS_PER_S = 100; // USER_HZ on Linux
 /** BENCH_CPU_PROF=dir: the Node readers write V8 CPU profiles there (node --cpu-prof). */
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
@@ -70,11 +69,6 @@ function lines(child: ChildProcessWithoutNullStreams): { next(re: RegExp, timeou
   };
 }
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  // After the command: state is field 3, utime 14 and stime 15 (1-based, counting pid and comm).
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
 
 const exited = (child: ChildProcessWithoutNullStreams): Promise<void> =>
   child.exitCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
@@ -146,15 +140,13 @@ service:
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let url = '';
-  const metric = (text: string, name: string): number =>
-    text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
   const report = async (): Promise<Counts & { connects: number }> => {
     const text = await (await fetch(url)).text();
     return {
-      connects: metric(text, 'scope_beam_trace_port_connects_total'),
-      frames: metric(text, 'scope_beam_trace_port_frames_total'),
-      events: metric(text, 'scope_exporter_sent_items_total'),
-      dropped: metric(text, 'scope_beam_trace_dropped_messages_total'),
+      connects: promMetric(text, 'scope_beam_trace_port_connects_total'),
+      frames: promMetric(text, 'scope_beam_trace_port_frames_total'),
+      events: promMetric(text, 'scope_exporter_sent_items_total'),
+      dropped: promMetric(text, 'scope_beam_trace_dropped_messages_total'),
     };
   };
   return {

@@ -9,18 +9,8 @@ import assert from 'node:assert/strict';
 import { otlpTypes } from '../../src/otel/proto.js';
 import { convertTraces, type Msg } from '../../src/receivers/otlp/convert.js';
 import { decodeTraceRequest } from '../../src/receivers/otlp/wire_traces.js';
+import { prng } from '../helpers.js';
 
-/** mulberry32: a small seeded generator, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generator(seed: number) {
   const rnd = prng(seed);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { decodeTerm, renderTerm, EtfError, ErlImproperList, type Term } from '../../../src/beam/etf.js';
+import { prng } from '../../helpers.js';
 
 /**
  * term_to_binary(T, Opts) on OTP 25, as hex. In order:
@@ -398,17 +399,6 @@ test('compressed terms whose declared size lies, and zip bombs', () => {
 // ---------------------------------------------------------------------------
 // Fuzzing
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0, 1, 2, 0x7f, 0x80, 0xfe, 0xff, 97, 104, 106, 108, 116, 80, 131];
 
