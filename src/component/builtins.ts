@@ -7,6 +7,7 @@ import { parquetExporter } from '../exporters/parquet/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
+import { beamTelemetryReceiver } from '../receivers/beam_telemetry/index.js';
 import { beamTracePortReceiver } from '../receivers/beam_trace_port/index.js';
 import { jsonlReceiver } from '../receivers/jsonl/index.js';
 import { otlpReceiver } from '../receivers/otlp/index.js';
@@ -14,6 +15,7 @@ import { pushReceiver } from '../receivers/push/index.js';
 
 export const builtinFactories: readonly ComponentFactory[] = [
   beamTracePortReceiver,
+  beamTelemetryReceiver,
   jsonlReceiver,
   otlpReceiver,
   pushReceiver,

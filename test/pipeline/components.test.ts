@@ -5,7 +5,7 @@
  * frozen batches for processors that declare they do not mutate data.
  */
 import { after, before, describe, it } from 'node:test';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,10 +15,23 @@ import {
 } from '../../src/index.js';
 import { Collector, event, freePort, tempDir, until } from '../helpers.js';
 import { traceFrame } from '../beam/trace_frames.js';
+import { encodeTerm, type SimpleTerm } from '../../src/beam/encode.js';
 
 /** A trace-port peer that sends two trace messages to whoever connects. */
 let tracePort = 0;
 let traceServer: Server | undefined;
+let telemetryPort = 0;
+
+/** A scope_beam forwarder's stream: hello, then two telemetry events. */
+function forwarderStream(): Buffer {
+  const frame = (term: SimpleTerm): Buffer => {
+    const body = encodeTerm(term);
+    return Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((s) => (body.length >>> s) & 255)]), body]);
+  };
+  const hello = { map: [[{ atom: 'protocol' }, 1], [{ atom: 'node' }, { atom: 'app@host' }], [{ atom: 'native_units_per_second' }, 1_000_000_000]] as Array<[SimpleTerm, SimpleTerm]> };
+  const event = (n: number): SimpleTerm => ({ tuple: [{ atom: 'telemetry' }, [{ atom: 'app' }, { atom: 'tick' }], { map: [] }, { map: [[{ atom: 'n' }, n]] }, 1_764_000_000_000_000_000n + BigInt(n)] });
+  return Buffer.concat([frame({ tuple: [{ atom: 'scope_hello' }, hello] }), frame(event(1)), frame(event(2))]);
+}
 before(async () => {
   traceServer = createServer((socket) => {
     socket.on('error', () => undefined);
@@ -30,6 +43,7 @@ before(async () => {
   await new Promise<void>((resolve) => traceServer?.listen(0, '127.0.0.1', resolve));
   tracePort = (traceServer.address() as { port: number }).port;
   otlpPort = await freePort();
+  telemetryPort = await freePort();
   // An OTLP peer for the otlp exporters to send to.
   peerGrpc = await freePort();
   peerHttp = await freePort();
@@ -50,6 +64,12 @@ let peer: ReturnType<typeof createPipeline> | undefined;
 
 /** Receivers fed from outside after start: how to feed them. */
 const feeders: Record<string, () => Promise<void>> = {
+  beam_telemetry: async () => {
+    const socket = connect(telemetryPort, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.on('data', () => socket.end());
+    socket.write(forwarderStream());
+  },
   otlp: async () => {
     const span = (id: string) => ({ traceId: '5b8efff798038103d269b633813fc60c', spanId: id, name: 'x', startTimeUnixNano: '1', endTimeUnixNano: '2' });
     const res = await fetch(`http://127.0.0.1:${otlpPort}/v1/traces`, {
@@ -62,7 +82,7 @@ const feeders: Record<string, () => Promise<void>> = {
 after(() => traceServer?.close());
 
 /** Receivers and how much data each feeds in the lifecycle test. */
-const fed: Record<string, number> = { jsonl: 3, push: 2, beam_trace_port: 2, otlp: 2 };
+const fed: Record<string, number> = { jsonl: 3, push: 2, beam_trace_port: 2, otlp: 2, beam_telemetry: 2 };
 
 /** Options a type cannot do without; every other type must work from its defaults alone. */
 const required: Record<string, (dir: string, kind?: string) => Record<string, unknown>> = {
@@ -73,6 +93,7 @@ const required: Record<string, (dir: string, kind?: string) => Record<string, un
   },
   memory_limiter: () => ({ limit_mib: 64 * 1024 }),
   beam_trace_port: () => ({ endpoint: `127.0.0.1:${tracePort}` }),
+  beam_telemetry: () => ({ endpoint: `127.0.0.1:${telemetryPort}` }),
   otlp: (_dir, kind) => (kind === 'exporter'
     ? { endpoint: `127.0.0.1:${peerGrpc}` }
     : { protocols: { http: { endpoint: `127.0.0.1:${otlpPort}` } } }),

@@ -1,0 +1,183 @@
+/**
+ * The scope_beam forwarder protocol, version 1, term by term:
+ *
+ *   {scope_hello, #{protocol => 1, node => atom(), otp_release => binary(),
+ *                   elixir_version => binary() | nil, time_offset_ns => integer(),
+ *                   native_units_per_second => integer(), app => atom() | binary(),
+ *                   token => binary()}}                      first, once
+ *   {telemetry, [atom()], Measurements :: map(), Metadata :: map(), SystemTimeNs :: integer()}
+ *
+ * The receiver answers the hello with {scope_welcome, 1} or
+ * {scope_refused, Reason :: binary()} (and closes). Telemetry events become
+ * `telemetry.<name joined by dots>` events; measurements go under the
+ * `measurements` attribute, durations (`duration`, `*_time`) converted from
+ * native units to nanoseconds and renamed `<name>_ns`, and the points in time
+ * `monotonic_time` and `system_time` converted to Unix nanoseconds as
+ * `<name>_unix_ns` (decimal text: they exceed 2^53); metadata keys become
+ * attributes, values as plain data.
+ */
+import { ErlFloat, ErlMap, ErlPid, ErlTuple, renderTerm, type Term } from '../../beam/etf.js';
+import type { AttributeValue, Attributes, EventSource, ScopeEvent } from '../../model/types.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export interface Hello {
+  node: string;
+  app?: string;
+  otpRelease: string;
+  elixirVersion?: string;
+  nativeUnitsPerSecond: number;
+  /** erlang:time_offset(nanosecond): Unix time = monotonic time + offset. */
+  timeOffsetNs: bigint;
+  token?: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function text(term: Term | undefined): string | undefined {
+  if (typeof term === 'string') return term === 'nil' || term === 'undefined' ? undefined : elixirName(term);
+  if (term instanceof Uint8Array) {
+    try {
+      return utf8.decode(term);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `Elixir.Shop.Repo` → `Shop.Repo`: module atoms as Elixir developers write them. */
+function elixirName(atom: string): string {
+  return atom.startsWith('Elixir.') ? atom.slice(7) : atom;
+}
+
+function integer(term: Term | undefined): number | undefined {
+  if (typeof term === 'number') return term;
+  if (typeof term === 'bigint' && term <= BigInt(Number.MAX_SAFE_INTEGER) && term >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(term);
+  return undefined;
+}
+
+/** The hello's content, or why it is refused. */
+export function readHello(term: Term, token: string | undefined): Hello | { refused: string } {
+  if (!(term instanceof ErlTuple) || term.elements[0] !== 'scope_hello' || !(term.elements[1] instanceof ErlMap)) {
+    return { refused: 'the first term must be {scope_hello, #{...}}' };
+  }
+  const map = term.elements[1];
+  const protocol = integer(map.get('protocol'));
+  if (protocol !== PROTOCOL_VERSION) {
+    return { refused: `protocol ${protocol ?? 'missing'} is not supported: this receiver speaks protocol ${PROTOCOL_VERSION}; use a scope_beam release for it` };
+  }
+  if (token !== undefined && text(map.get('token')) !== token) return { refused: 'missing or wrong token' };
+  const node = text(map.get('node'));
+  const units = integer(map.get('native_units_per_second'));
+  if (!node || !units || units <= 0) return { refused: 'the hello needs node and native_units_per_second' };
+  const offset = map.get('time_offset_ns');
+  const hello: Hello = {
+    node, otpRelease: text(map.get('otp_release')) ?? 'unknown', nativeUnitsPerSecond: units,
+    timeOffsetNs: typeof offset === 'number' || typeof offset === 'bigint' ? BigInt(offset) : 0n,
+  };
+  const app = text(map.get('app'));
+  if (app) hello.app = app;
+  const elixir = text(map.get('elixir_version'));
+  if (elixir) hello.elixirVersion = elixir;
+  const auth = text(map.get('token'));
+  if (auth) hello.token = auth;
+  return hello;
+}
+
+const MAX_DEPTH = 6;
+const MAX_ITEMS = 100;
+
+/** A term as an attribute value: plain data as itself, anything else rendered in Erlang syntax (capped). */
+export function attributeValue(term: Term, maxBytes: number, depth = 0): AttributeValue {
+  if (typeof term === 'number') return term;
+  if (typeof term === 'bigint') return integer(term) ?? term.toString();
+  if (term instanceof ErlFloat) return term.value;
+  if (typeof term === 'string') {
+    if (term === 'true') return true;
+    if (term === 'false') return false;
+    if (term === 'nil' || term === 'undefined') return null;
+    return elixirName(term);
+  }
+  if (term instanceof Uint8Array) {
+    const decoded = text(term);
+    // A copy, so the event does not keep the socket's chunk alive.
+    if (decoded === undefined) return new Uint8Array(term.subarray(0, maxBytes));
+    return decoded.length > maxBytes ? `${decoded.slice(0, maxBytes - 3)}...` : decoded;
+  }
+  if (term instanceof ErlPid) return renderTerm(term);
+  if (depth < MAX_DEPTH && Array.isArray(term)) return term.slice(0, MAX_ITEMS).map((t) => attributeValue(t, maxBytes, depth + 1));
+  if (depth < MAX_DEPTH && term instanceof ErlMap) {
+    const out: Attributes = {};
+    for (const [k, v] of term.entries.slice(0, MAX_ITEMS)) out[mapKey(k, maxBytes)] = attributeValue(v, maxBytes, depth + 1);
+    return out;
+  }
+  return renderTerm(term, maxBytes);
+}
+
+function mapKey(term: Term, maxBytes: number): string {
+  return text(term) ?? renderTerm(term, maxBytes);
+}
+
+/** Measurements that are durations or times in native units (Phoenix `duration`, Ecto `query_time`, `system_time`, …). */
+const isTimeKey = (key: string): boolean => key === 'duration' || key.endsWith('_time');
+
+export class TelemetryMapper {
+  private seq = 0;
+  private readonly idPrefix: string;
+
+  constructor(
+    private readonly hello: Hello,
+    private readonly source: EventSource,
+    private readonly maxValueBytes: number,
+  ) {
+    this.idPrefix = `${hello.node}-${Date.now().toString(36)}-${Math.floor(Math.random() * 0xffffff).toString(36)}-`;
+  }
+
+  /** One {telemetry, …} term as an event, or null when it is not one. */
+  map(term: Term): ScopeEvent | null {
+    if (!(term instanceof ErlTuple) || term.elements.length !== 5 || term.elements[0] !== 'telemetry') return null;
+    const [, name, measurements, metadata, time] = term.elements;
+    if (!Array.isArray(name) || name.length === 0 || !name.every((n) => typeof n === 'string')) return null;
+    if (!(measurements instanceof ErlMap) || !(metadata instanceof ErlMap)) return null;
+    if (typeof time !== 'number' && typeof time !== 'bigint') return null;
+    const event: ScopeEvent = {
+      id: this.idPrefix + (this.seq++).toString(36),
+      type: `telemetry.${(name as string[]).join('.')}`,
+      schemaVersion: 1,
+      time: BigInt(time),
+      source: this.source,
+      attributes: { measurements: this.measurements(measurements), ...this.metadata(metadata) },
+    };
+    const pid = metadata.get('pid');
+    if (pid instanceof ErlPid) event.pid = renderTerm(pid);
+    return event;
+  }
+
+  private measurements(map: ErlMap): Attributes {
+    const out: Attributes = {};
+    const perSecond = this.hello.nativeUnitsPerSecond;
+    for (const [k, v] of map.entries) {
+      const key = mapKey(k, this.maxValueBytes);
+      if (isTimeKey(key) && (typeof v === 'number' || typeof v === 'bigint')) {
+        const ns = (BigInt(v) * 1_000_000_000n) / BigInt(perSecond);
+        if (key === 'monotonic_time') out.monotonic_time_unix_ns = (ns + this.hello.timeOffsetNs).toString();
+        else if (key === 'system_time') out.system_time_unix_ns = ns.toString();
+        else out[`${key}_ns`] = integer(ns) ?? ns.toString();
+      } else {
+        out[key] = attributeValue(v, this.maxValueBytes);
+      }
+    }
+    return out;
+  }
+
+  private metadata(map: ErlMap): Attributes {
+    const out: Attributes = {};
+    for (const [k, v] of map.entries) {
+      const key = mapKey(k, this.maxValueBytes);
+      if (key === 'measurements') continue; // the measurements attribute is ours
+      out[key] = attributeValue(v, this.maxValueBytes);
+    }
+    return out;
+  }
+}
