@@ -9,6 +9,8 @@ defmodule ScopeBeam.MixProject do
       version: "0.1.0",
       elixir: "~> 1.14",
       elixirc_paths: elixirc_paths(Mix.env()),
+      # A stand-in for the :telemetry library, for tests (see test/support/telemetry.erl).
+      erlc_paths: if(Mix.env() == :test, do: ["test/support"], else: []),
       start_permanent: Mix.env() == :prod
     ]
   end
