@@ -242,7 +242,7 @@ defmodule ScopeBeam.Forwarder.Handlers do
 
   # --- Broadway --------------------------------------------------------------
 
-  defp pick(:broadway, [:broadway, :topology, :init], meta, c) do
+  defp pick(:broadway, [:broadway, :topology, :init], meta, _c) do
     config = meta[:config]
     name = if is_list(config), do: Keyword.get(config, :name)
 
