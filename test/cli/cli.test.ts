@@ -102,7 +102,7 @@ service:
 
   it('runs the embedded default config with no --config, and drains on SIGINT', async (t) => {
     const archive = tempDir(t);
-    const daemon = startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0', SCOPE_ARCHIVE: archive });
+    const daemon = startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0', SCOPE_TELEMETRY_ENDPOINT: '127.0.0.1:0', SCOPE_ARCHIVE: archive });
     // The default capture path is relative to the repository root.
     daemon.child.kill('SIGKILL');
     await daemon.exited();
@@ -199,7 +199,7 @@ function startDaemonIn(cwd: string, env: NodeJS.ProcessEnv = {}) {
   const previous = process.cwd();
   process.chdir(cwd);
   try {
-    return startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0', SCOPE_TRACE_PORT: '127.0.0.1:1', ...env });
+    return startDaemon([], { SCOPE_METRICS_ENDPOINT: '127.0.0.1:0', SCOPE_TRACE_PORT: '127.0.0.1:1', SCOPE_TELEMETRY_ENDPOINT: '127.0.0.1:0', ...env });
   } finally {
     process.chdir(previous);
   }

@@ -356,17 +356,19 @@ describe('the shipped config files', () => {
 
   it('pipeline.yaml validates on its own', () => {
     const c = loadConfig({ files: [base], env });
-    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port'], processors: ['memory_limiter', 'batch'], exporters: ['debug', 'parquet'] });
+    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'], processors: ['memory_limiter', 'batch'], exporters: ['debug', 'parquet'] });
     assert.equal(c.exporters.parquet.path, './data/archive');
     assert.equal(c.receivers['jsonl/demo'].path, 'examples/demo-capture.jsonl');
     assert.equal(c.receivers.beam_trace_port.endpoint, '127.0.0.1:4711');
+    assert.equal(c.receivers.beam_telemetry.endpoint, '127.0.0.1:4712');
     assert.equal(c.service.telemetry.metrics.endpoint, '127.0.0.1:8888');
     assert.equal(c.exporters.debug.verbosity, 'basic');
   });
 
   it('pipeline.yaml takes its env overrides', () => {
-    const c = loadConfig({ files: [base], env: { SCOPE_CAPTURE: '/data/x.jsonl', SCOPE_METRICS_ENDPOINT: '0.0.0.0:9999', SCOPE_ARCHIVE: '/var/lib/scope' } });
+    const c = loadConfig({ files: [base], env: { SCOPE_CAPTURE: '/data/x.jsonl', SCOPE_METRICS_ENDPOINT: '0.0.0.0:9999', SCOPE_ARCHIVE: '/var/lib/scope', SCOPE_TELEMETRY_ENDPOINT: '10.0.0.1:5000' } });
     assert.equal(c.receivers['jsonl/demo'].path, '/data/x.jsonl');
+    assert.equal(c.receivers.beam_telemetry.endpoint, '10.0.0.1:5000');
     assert.equal(c.exporters.parquet.path, '/var/lib/scope');
     assert.equal(c.service.telemetry.metrics.endpoint, '0.0.0.0:9999');
   });
@@ -375,13 +377,13 @@ describe('the shipped config files', () => {
     const c = loadConfig({ files: [base, `${configDir}development.yaml`], env });
     assert.equal(c.exporters.debug.verbosity, 'detailed');
     assert.equal(c.service.telemetry.logs.level, 'debug');
-    assert.deepEqual(c.service.pipelines.default.receivers, ['jsonl/demo', 'beam_trace_port']);
+    assert.deepEqual(c.service.pipelines.default.receivers, ['jsonl/demo', 'beam_trace_port', 'beam_telemetry']);
   });
 
   it('pipeline.yaml + production.yaml validates', () => {
     const c = loadConfig({ files: [base, `${configDir}production.yaml`], env });
     assert.deepEqual(c.service.pipelines.default, {
-      receivers: ['jsonl/demo', 'beam_trace_port'],
+      receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'],
       processors: ['memory_limiter', 'filter/runtime_noise', 'batch'],
       exporters: ['debug', 'parquet'],
     });

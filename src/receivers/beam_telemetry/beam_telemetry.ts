@@ -13,7 +13,7 @@ import { decodeTerm, EtfError } from '../../beam/etf.js';
 import { encodeTerm, type SimpleTerm } from '../../beam/encode.js';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
 import { parseEndpoint, parseSize } from '../../config/units.js';
-import type { ScopeEvent } from '../../model/types.js';
+import { batchSize, emptyBatch, type Batch } from '../../model/types.js';
 import { listen } from '../../util/net.js';
 import { FrameError, FrameReader, OP_TERM } from '../beam_trace_port/framing.js';
 import type { BeamTelemetryConfig } from './config.js';
@@ -48,7 +48,8 @@ class RateLimit {
 class ForwarderConnection {
   private readonly reader: FrameReader;
   private mapper?: TelemetryMapper;
-  private pending: ScopeEvent[] = [];
+  private pending: Batch = emptyBatch();
+  private node = '';
   private waitingForPipeline = false;
   private readonly limit: RateLimit;
   private readonly remote: string;
@@ -106,20 +107,22 @@ class ForwarderConnection {
       return;
     }
     if (!this.mapper) return this.hello(term);
-    const event = this.mapper.map(term);
-    if (!event) {
+    const item = this.mapper.read(term);
+    if (!item) {
       this.ctx.countRefused(1, 'malformed');
-      this.ctx.problems.report('unknown_term', 'a forwarder sent a term that is not a telemetry event; skipped', { remote: this.remote });
+      this.ctx.problems.report('unknown_term', 'a forwarder sent a term that is none of the protocol\'s (telemetry, scope_metrics, scope_state_change); skipped', { remote: this.remote });
       return;
     }
+    const count = 'event' in item ? 1 : item.metrics.length;
     if (!this.limit.take()) {
-      this.ctx.countRefused(1, 'rate_limited');
-      this.ctx.problems.report('rate_limited', 'a BEAM node sends more telemetry events than rate_limit allows; dropping the excess', {
-        remote: this.remote, node: event.source.node, events_per_second: this.config.rate_limit.events_per_second,
+      this.ctx.countRefused(count, 'rate_limited');
+      this.ctx.problems.report('rate_limited', 'a BEAM node sends more items than rate_limit allows; dropping the excess', {
+        remote: this.remote, node: this.node, events_per_second: this.config.rate_limit.events_per_second,
       });
       return;
     }
-    this.pending.push(event);
+    if ('event' in item) this.pending.events.push(item.event);
+    else for (const m of item.metrics) this.pending.metrics.push(m);
   }
 
   private hello(term: Parameters<typeof readHello>[0]): void {
@@ -133,6 +136,7 @@ class ForwarderConnection {
     }
     const source = { node: hello.node, component: this.ctx.id, ...(hello.app ? { app: hello.app } : {}) };
     this.mapper = new TelemetryMapper(hello, source, this.config.max_value_bytes);
+    this.node = hello.node;
     this.socket.write(frame({ tuple: [{ atom: 'scope_welcome' }, PROTOCOL_VERSION] }));
     this.ctx.logger.info('BEAM node connected', {
       remote: this.remote, node: hello.node, app: hello.app, otp_release: hello.otpRelease, elixir_version: hello.elixirVersion,
@@ -141,12 +145,12 @@ class ForwarderConnection {
 
   /** Hands on what was decoded; stops reading the socket while the pipeline pushes back. */
   private flush(): void {
-    if (this.pending.length === 0 || this.waitingForPipeline) return;
-    const events = this.pending;
-    this.pending = [];
-    const result = this.ctx.consumer.consume({ events, spans: [], metrics: [] });
+    if (batchSize(this.pending) === 0 || this.waitingForPipeline) return;
+    const batch = this.pending;
+    this.pending = emptyBatch();
+    const result = this.ctx.consumer.consume(batch);
     if (result.status === 'refused' && result.retryable) {
-      this.pending = events.concat(this.pending);
+      this.pending = batch; // nothing was read meanwhile: the socket is paused from here on
       this.pauseUntilReady(result.retryAfterMs);
     } else if (!this.ctx.consumer.ready()) {
       this.pauseUntilReady();

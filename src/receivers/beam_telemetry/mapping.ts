@@ -6,6 +6,8 @@
  *                   native_units_per_second => integer(), app => atom() | binary(),
  *                   token => binary()}}                      first, once
  *   {telemetry, [atom()], Measurements :: map(), Metadata :: map(), SystemTimeNs :: integer()}
+ *   {scope_metrics, SystemTimeNs, [{Name :: binary(), gauge | sum, Unit :: binary(), number(), Attributes :: map()}]}
+ *   {scope_state_change, SystemTimeNs, Pid, Attributes :: map()}
  *
  * The receiver answers the hello with {scope_welcome, 1} or
  * {scope_refused, Reason :: binary()} (and closes). Telemetry events become
@@ -14,10 +16,13 @@
  * native units to nanoseconds and renamed `<name>_ns`, and the points in time
  * `monotonic_time` and `system_time` converted to Unix nanoseconds as
  * `<name>_unix_ns` (decimal text: they exceed 2^53); metadata keys become
- * attributes, values as plain data.
+ * attributes, values as plain data. Metric points (the process sampler) become
+ * `MetricPoint`s with `beam.node` and `service.name` (the hello's app) as
+ * their resource; state changes (`ScopeBeam.watch/2`) become `state.change`
+ * events.
  */
 import { ErlFloat, ErlMap, ErlPid, ErlTuple, renderTerm, type Term } from '../../beam/etf.js';
-import type { AttributeValue, Attributes, EventSource, ScopeEvent } from '../../model/types.js';
+import type { AttributeValue, Attributes, EventSource, MetricPoint, ScopeEvent } from '../../model/types.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -125,6 +130,7 @@ const isTimeKey = (key: string): boolean => key === 'duration' || key.endsWith('
 export class TelemetryMapper {
   private seq = 0;
   private readonly idPrefix: string;
+  private readonly resource: Attributes;
 
   constructor(
     private readonly hello: Hello,
@@ -132,6 +138,67 @@ export class TelemetryMapper {
     private readonly maxValueBytes: number,
   ) {
     this.idPrefix = `${hello.node}-${Date.now().toString(36)}-${Math.floor(Math.random() * 0xffffff).toString(36)}-`;
+    this.resource = { 'beam.node': hello.node, ...(hello.app ? { 'service.name': hello.app } : {}) };
+  }
+
+  /** What a forwarder's term becomes, or null when it is none of the protocol's terms. */
+  read(term: Term): { event: ScopeEvent } | { metrics: MetricPoint[] } | null {
+    if (!(term instanceof ErlTuple)) return null;
+    switch (term.elements[0]) {
+      case 'telemetry': {
+        const event = this.map(term);
+        return event ? { event } : null;
+      }
+      case 'scope_state_change': {
+        const event = this.stateChange(term);
+        return event ? { event } : null;
+      }
+      case 'scope_metrics': {
+        const metrics = this.metrics(term);
+        return metrics ? { metrics } : null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** {scope_state_change, SystemTimeNs, Pid, Attributes} as a `state.change` event. */
+  stateChange(term: ErlTuple): ScopeEvent | null {
+    const [, time, pid, attributes] = term.elements;
+    if (term.elements.length !== 4 || !(pid instanceof ErlPid) || !(attributes instanceof ErlMap)) return null;
+    if (typeof time !== 'number' && typeof time !== 'bigint') return null;
+    return {
+      id: this.idPrefix + (this.seq++).toString(36),
+      type: 'state.change',
+      schemaVersion: 1,
+      time: BigInt(time),
+      source: this.source,
+      pid: renderTerm(pid),
+      attributes: this.metadata(attributes),
+    };
+  }
+
+  /** {scope_metrics, SystemTimeNs, [{Name, Type, Unit, Value, Attributes}]} as metric points; malformed points are left out. */
+  metrics(term: ErlTuple): MetricPoint[] | null {
+    const [, time, points] = term.elements;
+    if (term.elements.length !== 3 || !Array.isArray(points) || (typeof time !== 'number' && typeof time !== 'bigint')) return null;
+    const out: MetricPoint[] = [];
+    for (const point of points) {
+      if (!(point instanceof ErlTuple) || point.elements.length !== 5) continue;
+      const [name, type, unit, value, attributes] = point.elements;
+      const metricName = text(name);
+      const numeric = value instanceof ErlFloat ? value.value : integer(value);
+      if (!metricName || (type !== 'gauge' && type !== 'sum') || numeric === undefined || !(attributes instanceof ErlMap)) continue;
+      const metric: MetricPoint = {
+        name: metricName, type, timeUnixNano: BigInt(time), value: numeric,
+        attributes: this.metadata(attributes), resource: this.resource,
+      };
+      const unitText = text(unit);
+      if (unitText) metric.unit = unitText;
+      if (type === 'sum') metric.monotonic = true;
+      out.push(metric);
+    }
+    return out;
   }
 
   /** One {telemetry, …} term as an event, or null when it is not one. */

@@ -303,7 +303,6 @@ defmodule ScopeBeam.Forwarder.Handlers do
         |> put(:user_agent, text(header(conn, :req_headers, "user-agent"), c))
         |> put(:controller, module(private(conn, :phoenix_controller)))
         |> put(:action, atom(private(conn, :phoenix_action)))
-        |> put(:route, text(private(conn, :phoenix_route), c))
 
       _ ->
         %{}
