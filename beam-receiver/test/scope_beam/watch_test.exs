@@ -80,7 +80,9 @@ defmodule ScopeBeam.WatchTest do
 
   test "the first report's old state is exact even while messages are arriving" do
     {:ok, cart} = CartServer.start()
-    stream = spawn(fn -> for _ <- 1..2_000, do: send(cart, {:discount, 1}) end)
+    # Keeps sending until killed, so messages are in flight while the watch goes in.
+    stream = spawn(fn -> discount_forever(cart, 0) end)
+    Process.sleep(5)
     {:ok, _} = ScopeBeam.watch(cart, to: self())
     first = hd(changes(1)) |> elem(1)
     # Whatever had been handled before the watch, the report chains from the real state.
@@ -89,6 +91,12 @@ defmodule ScopeBeam.WatchTest do
     assert new.total == old.total - 1
     Process.exit(stream, :kill)
     GenServer.stop(cart)
+  end
+
+  defp discount_forever(cart, n) do
+    send(cart, {:discount, 1})
+    if rem(n, 50) == 0, do: Process.sleep(1)
+    discount_forever(cart, n + 1)
   end
 
   test "process exit: the watch ends with it; no report, registry forgets it" do
