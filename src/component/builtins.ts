@@ -5,6 +5,7 @@ import { otlpExporter } from '../exporters/otlp/index.js';
 import { otlpHttpExporter } from '../exporters/otlp_http/index.js';
 import { parquetExporter } from '../exporters/parquet/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
+import { correlationProcessor } from '../processors/correlation/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
 import { beamTelemetryReceiver } from '../receivers/beam_telemetry/index.js';
@@ -20,6 +21,7 @@ export const builtinFactories: readonly ComponentFactory[] = [
   otlpReceiver,
   pushReceiver,
   batchProcessor,
+  correlationProcessor,
   filterProcessor,
   memoryLimiterProcessor,
   debugExporter,

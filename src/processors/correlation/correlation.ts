@@ -1,0 +1,43 @@
+/** The correlation processor's operator: raw events pass through; the spans and process.crash events made are added. */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { Batch } from '../../model/types.js';
+import type { Correlator, Output } from './correlator.js';
+
+function withOutput(batch: Batch, out: Output): Batch {
+  if (out.spans.length === 0 && out.events.length === 0) return batch;
+  // New arrays: the input batch may be shared with other pipelines.
+  return {
+    events: out.events.length === 0 ? batch.events : batch.events.concat(out.events),
+    spans: out.spans.length === 0 ? batch.spans : batch.spans.concat(out.spans),
+    metrics: batch.metrics,
+  };
+}
+
+export function correlationOperator(correlator: Correlator, sweepEveryMs: number): OperatorFunction<Batch, Batch> {
+  return (source) =>
+    new Observable<Batch>((subscriber) => {
+      // Timeouts (unfinished calls, idle handling spans, crash windows) are by the wall clock, so they fire in a quiet system too.
+      const timer = setInterval(() => {
+        const out = correlator.sweep(Date.now());
+        if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
+      }, sweepEveryMs);
+      timer.unref();
+      const subscription = source.subscribe({
+        next: (batch) => subscriber.next(withOutput(batch, correlator.process(batch.events, Date.now()))),
+        error: (error: unknown) => {
+          clearInterval(timer);
+          subscriber.error(error);
+        },
+        complete: () => {
+          clearInterval(timer);
+          const out = correlator.flush();
+          if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
+          subscriber.complete();
+        },
+      });
+      return () => {
+        clearInterval(timer);
+        subscription.unsubscribe();
+      };
+    });
+}

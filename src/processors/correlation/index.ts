@@ -1,0 +1,36 @@
+import { defineProcessor } from '../../component/types.js';
+import { parseDuration } from '../../config/units.js';
+import { correlationConfigSchema, type CorrelationConfig } from './config.js';
+import { correlationOperator } from './correlation.js';
+import { Correlator } from './correlator.js';
+import { createCorrelationInstruments } from './metrics.js';
+
+export const correlationProcessor = defineProcessor<CorrelationConfig>({
+  type: 'correlation',
+  kind: 'processor',
+  description: 'Turns BEAM trace and telemetry events into spans across processes and explains crashes (process.crash); events pass through',
+  stability: 'alpha',
+  mutatesData: false,
+  configSchema: correlationConfigSchema,
+  create: (config, ctx) => {
+    const instruments = createCorrelationInstruments(ctx.meter);
+    const callTimeoutMs = parseDuration(config.call_timeout);
+    const crashWindowMs = parseDuration(config.crash_window);
+    const correlator = new Correlator({
+      component: ctx.id,
+      callTimeoutMs,
+      crashWindowMs,
+      idleMs: Math.min(callTimeoutMs, 2_000),
+      crashContextMessages: config.crash_context_messages,
+      maxTrackedProcesses: config.max_tracked_processes,
+      maxPendingMessages: config.max_pending_messages,
+      maxSpansPerTrace: config.max_spans_per_trace,
+      maxStackDepth: config.max_stack_depth,
+      ...(config.service_name ? { serviceName: config.service_name } : {}),
+      onEvict: (reason, count) => instruments.evictions.add(count, { processor: ctx.id, reason }),
+      onSpan: (origin) => instruments.spans.add(1, { processor: ctx.id, origin }),
+      onCrash: (rootCause) => instruments.crashes.add(1, { processor: ctx.id, root_cause: rootCause }),
+    });
+    return { operator: correlationOperator(correlator, Math.max(50, Math.min(500, crashWindowMs / 4))) };
+  },
+});

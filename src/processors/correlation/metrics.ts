@@ -1,0 +1,21 @@
+import type { Attributes, Counter, Meter } from '@opentelemetry/api';
+
+export interface CorrelationInstruments {
+  spans: Counter<Attributes>;
+  crashes: Counter<Attributes>;
+  evictions: Counter<Attributes>;
+}
+
+export function createCorrelationInstruments(meter: Meter): CorrelationInstruments {
+  return {
+    spans: meter.createCounter('scope_correlation_spans', {
+      unit: '{span}', description: 'Spans the correlation processor made from BEAM events, by origin (function, message, telemetry).',
+    }),
+    crashes: meter.createCounter('scope_correlation_crashes', {
+      unit: '{crash}', description: 'process.crash events emitted (root_cause = true for the first crash of a cascade).',
+    }),
+    evictions: meter.createCounter('scope_correlation_evictions', {
+      unit: '{item}', description: 'State the correlation processor had to forget or refused to keep, by reason (bounded memory).',
+    }),
+  };
+}

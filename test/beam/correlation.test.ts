@@ -1,0 +1,171 @@
+/**
+ * The correlation processor end to end: a real erl node traced through the IP
+ * trace port (test/beam/correlation_workload.erl), its events correlated into
+ * spans and crash chains.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPipeline, registerComponent, silentLogger, type ScopeEvent, type Span } from '../../src/index.js';
+import { Collector, until } from '../helpers.js';
+import { compileErlang, freePort, startErl, type ErlNode } from './erl.js';
+
+const sink = new Collector();
+registerComponent(sink.factory('correlation_sink'));
+let codePath = '';
+before(() => {
+  codePath = compileErlang('correlation_workload');
+});
+
+const nodes: ErlNode[] = [];
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+});
+
+interface Scenario {
+  pids: Record<string, string>;
+  measured: Record<string, number>;
+  spans: () => Span[];
+  events: () => ScopeEvent[];
+}
+
+async function scenario(t: { after(fn: () => Promise<unknown>): void }, name: string): Promise<Scenario> {
+  const port = await freePort();
+  const node = startErl(codePath, 'correlation_workload', 'main', [String(port), name]);
+  nodes.push(node);
+  await node.line('port ');
+  const pipeline = createPipeline({
+    receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}` } },
+    processors: { correlation: { crash_window: '300ms' } },
+    exporters: { correlation_sink: {} },
+    service: { pipelines: { p: { receivers: ['beam_trace_port'], processors: ['correlation'], exporters: ['correlation_sink'] } }, telemetry: { metrics: { level: 'none' } } },
+  }, { logger: silentLogger });
+  await pipeline.start();
+  t.after(() => pipeline.shutdown());
+  await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'the receiver to connect');
+  const first = sink.batches.length;
+  node.send('go\n');
+  await node.line('done');
+  const pids: Record<string, string> = {};
+  const measured: Record<string, number> = {};
+  for (const l of node.lines) {
+    const [kind, key, value] = l.split(' ');
+    if (kind === 'pid') pids[key] = value;
+    if (kind === 'measured') measured[key] = Number(value);
+  }
+  return {
+    pids,
+    measured,
+    spans: () => sink.batches.slice(first).flatMap((b) => b.spans),
+    events: () => sink.batches.slice(first).flatMap((b) => b.events),
+  };
+}
+
+const durationMs = (s: Span): number => Number(s.endTimeUnixNano - s.startTimeUnixNano) / 1e6;
+
+describe('correlation processor on a real erl node', () => {
+  it('a gen_server call chain client → a → b → c is one trace across the processes, durations as the node measured them', async (t) => {
+    const run = await scenario(t, 'chain');
+    const handleCall = (pid: string) => run.spans().find((s) => s.name === 'correlation_workload:handle_call/3' && s.attributes['beam.pid'] === pid
+      && s.attributes['beam.pid'] !== undefined && s.parentSpanId !== undefined);
+    await until(() => ['a', 'b', 'c'].every((n) => handleCall(run.pids[n]) !== undefined), 10_000, 'the three handle_call spans');
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => handleCall(run.pids[n]) as Span);
+    const byId = new Map(run.spans().map((s) => [s.spanId, s]));
+    await until(() => byId.size > 0 && [a, b, c].every((s) => s.parentSpanId !== undefined && (byId.set(s.spanId, s), true)), 5_000, 'spans');
+
+    // One trace.
+    assert.equal(new Set([a.traceId, b.traceId, c.traceId]).size, 1, 'a, b and c in one trace');
+    // a's handle_call runs inside a's handling of the client's call; the client's work began with its `go`
+    // message from the (untraced) test process: that is the root.
+    const aHandling = run.spans().find((s) => s.spanId === a.parentSpanId) as Span;
+    assert.equal(aHandling.attributes['beam.pid'], run.pids.a);
+    assert.equal(aHandling.spanKind, 'server');
+    assert.equal(aHandling.attributes['beam.peer_pid'], run.pids.client);
+    assert.equal(aHandling.name, 'correlation_workload handle_call work', 'named after the callback module (a was registered before tracing began)');
+    await until(() => run.spans().some((s) => s.spanId === aHandling.parentSpanId), 5_000, 'the client span');
+    const root = run.spans().find((s) => s.spanId === aHandling.parentSpanId) as Span;
+    assert.equal(root.attributes['beam.pid'], run.pids.client);
+    assert.equal(root.parentSpanId, undefined, 'the trace roots at a message from an untraced source');
+    assert.equal(root.attributes['scope.untraced_sender'], true);
+    assert.equal(root.traceId, a.traceId);
+    // b's handling span is a child of a's handle_call (a's active span when it sent the call), and so on.
+    const bHandling = run.spans().find((s) => s.spanId === b.parentSpanId) as Span;
+    assert.equal(bHandling.attributes['beam.pid'], run.pids.b);
+    assert.equal(bHandling.parentSpanId, a.spanId);
+    const cHandling = run.spans().find((s) => s.spanId === c.parentSpanId) as Span;
+    assert.equal(cHandling.parentSpanId, b.spanId);
+    assert.equal(c.attributes['code.namespace'], 'correlation_workload');
+    assert.equal(c.attributes['code.function'], 'handle_call');
+    assert.equal(c.resource['beam.node'], a.resource['beam.node']);
+
+    // Durations: trace timestamps against the node's own monotonic clock around the work, within 1 ms.
+    for (const [name, span] of [['a', a], ['b', b], ['c', c]] as const) {
+      const own = run.measured[name] / 1e6;
+      assert.ok(Math.abs(durationMs(span) - own) < 1, `${name}: span ${durationMs(span)} ms, node measured ${own} ms`);
+    }
+    assert.ok(durationMs(a) > durationMs(b) && durationMs(b) > durationMs(c));
+  });
+
+  it('a poison message crashes a supervised worker: process.crash names the message, its sender, the linked process that died and the restart', async (t) => {
+    const run = await scenario(t, 'crash');
+    const crashes = (): ScopeEvent[] => run.events().filter((e) => e.type === 'process.crash');
+    await until(() => crashes().length >= 2, 10_000, 'two process.crash events');
+    const worker = crashes().find((e) => e.pid === run.pids.worker) as ScopeEvent;
+    const helper = crashes().find((e) => e.pid === run.pids.helper) as ScopeEvent;
+    assert.ok(worker && helper, JSON.stringify(crashes().map((c) => c.pid)));
+
+    assert.equal(worker.attributes['scope.crash.root_cause'], true);
+    assert.match(String(worker.attributes['beam.reason']), /^\{badarith,/);
+    assert.match(String(worker.attributes['scope.crash.poison_message']), /^\{'\$gen_cast',\{poison,0\}\}$/);
+    assert.equal(worker.attributes['scope.crash.poison_sender'], run.pids.client);
+    assert.deepEqual(worker.attributes['scope.crash.died_next'], [run.pids.helper]);
+    const restarts = worker.attributes['scope.crash.restarts'] as Array<Record<string, unknown>>;
+    assert.equal(restarts.length, 1);
+    assert.equal(restarts[0].supervisor, run.pids.supervisor);
+    assert.equal(restarts[0].new_pid, run.pids.restarted);
+    assert.ok(worker.traceId && worker.spanId, 'the crash points at the span it happened in');
+    // The sender's span at the send: the client's handling of its `go`.
+    const senderSpan = run.spans().find((s) => s.spanId === worker.attributes['scope.crash.poison_sender_span_id']);
+    assert.equal(senderSpan?.attributes['beam.pid'], run.pids.client);
+    assert.equal(senderSpan?.traceId, worker.attributes['scope.crash.poison_sender_trace_id']);
+    assert.equal(worker.traceId, senderSpan?.traceId, 'the crash is in the trace of the request that carried the poison');
+    const last = worker.attributes['scope.crash.last_messages'] as Array<Record<string, unknown>>;
+    assert.ok(last.length > 0 && last.length <= 10, 'the last crash_context_messages messages');
+
+    assert.equal(helper.attributes['scope.crash.root_cause'], false);
+    assert.equal(helper.attributes['scope.crash.caused_by'], run.pids.worker);
+    // The helper was linked before tracing began (as on a live node): found by its identical exit reason.
+    assert.equal(helper.attributes['scope.crash.cause_inferred'], true);
+    assert.equal(helper.attributes['scope.crash.root_pid'], run.pids.worker);
+    assert.equal(helper.attributes['beam.reason'], worker.attributes['beam.reason']);
+
+    // The ERROR span event on the span the worker was in: its handling of the poison cast.
+    await until(() => run.spans().some((s) => s.spanId === worker.spanId), 5_000, 'the crashed span');
+    const span = run.spans().find((s) => s.spanId === worker.spanId) as Span;
+    assert.equal(span.status.code, 'error');
+    assert.match(span.name, /handle_cast poison$/);
+    const event = span.events.find((e) => e.name === 'exception');
+    assert.equal(event?.attributes['exception.type'], 'exit');
+    assert.equal(event?.attributes['scope.crash.poison_message'], "{'$gen_cast',{poison,0}}");
+  });
+
+  it('recursion 1000 deep and an exception unwinding through it: nested spans, the error on the frames it passed, not on the catcher', async (t) => {
+    const run = await scenario(t, 'recursion');
+    const deep = (): Span[] => run.spans().filter((s) => s.name === 'correlation_workload:deep/1');
+    await until(() => deep().length === 1001 && run.spans().some((s) => s.name === 'correlation_workload:catcher/0'), 15_000, '1001 deep spans and the catcher');
+    const catcher = run.spans().find((s) => s.name === 'correlation_workload:catcher/0') as Span;
+    assert.equal(catcher.status.code, 'unset', 'the catcher caught it');
+    const byParent = new Map(deep().map((s) => [s.parentSpanId, s]));
+    // Walk from the catcher down: each deep frame is the only child of the one above.
+    let parent = catcher;
+    for (let depth = 0; depth <= 1000; depth++) {
+      const child = byParent.get(parent.spanId);
+      assert.ok(child, `frame ${depth} under its caller`);
+      assert.equal(child.status.code, 'error');
+      assert.equal(child.attributes['exception.type'], 'error');
+      assert.equal(child.attributes['exception.message'], 'boom');
+      assert.ok(child.startTimeUnixNano >= parent.startTimeUnixNano && child.endTimeUnixNano <= parent.endTimeUnixNano, 'nested in time');
+      parent = child;
+    }
+    assert.equal(new Set(deep().map((s) => s.traceId)).size, 1);
+  });
+});

@@ -1,0 +1,152 @@
+/** The correlation state machine on hand-made event streams: telemetry spans, message matching, bounds. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Attributes, ScopeEvent } from '../../src/model/types.js';
+import { Correlator, type CorrelatorOptions } from '../../src/processors/correlation/correlator.js';
+import { parseMfa, functionName } from '../../src/processors/correlation/names.js';
+import { genCall, tupleElements } from '../../src/processors/correlation/terms_text.js';
+
+let seq = 0;
+const T0 = 1_764_000_000_000_000_000n;
+function ev(type: string, pid: string, atMs: number, attributes: Attributes = {}, app?: string): ScopeEvent {
+  return {
+    id: `e${++seq}`, type, schemaVersion: 1, time: T0 + BigInt(Math.round(atMs * 1e6)),
+    source: { node: 'shop@host', component: 'test', ...(app ? { app } : {}) }, pid, attributes,
+  };
+}
+
+function correlator(overrides: Partial<CorrelatorOptions> = {}): { c: Correlator; evictions: Record<string, number> } {
+  const evictions: Record<string, number> = {};
+  const c = new Correlator({
+    component: 'correlation', callTimeoutMs: 30_000, crashWindowMs: 100, idleMs: 2_000, crashContextMessages: 10,
+    maxTrackedProcesses: 1000, maxPendingMessages: 1000, maxSpansPerTrace: 1000, maxStackDepth: 100,
+    onEvict: (reason, n) => { evictions[reason] = (evictions[reason] ?? 0) + n; },
+    onSpan: () => undefined, onCrash: () => undefined,
+    ...overrides,
+  });
+  return { c, evictions };
+}
+
+describe('names and rendered terms', () => {
+  it('MFAs the Elixir way and the Erlang way', () => {
+    assert.equal(functionName(parseMfa("'Elixir.Shop.Cart':add/2")!), 'Shop.Cart.add/2');
+    assert.equal(functionName(parseMfa('cart:add/2')!), 'cart:add/2');
+    assert.equal(functionName(parseMfa("'Elixir.Shop.Cart':'-handle/1-fun-0-'/1")!), 'Shop.Cart.-handle/1-fun-0-/1');
+    assert.equal(parseMfa('{not,an,mfa}'), null);
+  });
+
+  it('takes rendered tuples apart at the top level (binaries, strings, nesting)', () => {
+    assert.deepEqual(tupleElements('{a,<<1,2>>,"x,y",{b,[c,d]},\'q,\'}'), ['a', '<<1,2>>', '"x,y"', '{b,[c,d]}', "'q,'"]);
+    assert.deepEqual(genCall("{'$gen_call',{<0.90.0>,[alias|#Ref<0.1.2.3>]},{add,apple,5}}"),
+      { caller: '<0.90.0>', tag: '[alias|#Ref<0.1.2.3>]', request: '{add,apple,5}' });
+  });
+});
+
+describe('Correlator', () => {
+  it('Phoenix endpoint + router_dispatch make one server span named by the route; an Ecto query inside it is its child', () => {
+    const { c } = correlator();
+    const ctx = '#Ref<0.1.2.3>';
+    const out = c.process([
+      ev('telemetry.phoenix.endpoint.start', '<0.500.0>', 0, { measurements: {}, telemetry_span_context: ctx, method: 'GET', path: '/users/42' }, 'shop'),
+      ev('telemetry.phoenix.router_dispatch.start', '<0.500.0>', 1, { measurements: {}, route: '/users/:id', plug: 'ShopWeb.UserController', plug_opts: 'show' }, 'shop'),
+      ev('telemetry.shop.repo.query', '<0.500.0>', 8, { measurements: { total_time_ns: 5_000_000 }, repo: 'Shop.Repo', source: 'users', query: 'SELECT u0."id" FROM "users" AS u0', result: 'ok', result_rows: 1, adapter: 'Ecto.Adapters.Postgres' }, 'shop'),
+      ev('telemetry.phoenix.endpoint.stop', '<0.500.0>', 10, { measurements: { duration_ns: 10_000_000 }, telemetry_span_context: ctx, method: 'GET', path: '/users/42', status: 200 }, 'shop'),
+    ], 0);
+    assert.equal(out.spans.length, 2);
+    const [query, http] = out.spans;
+    assert.equal(http.name, 'GET /users/:id');
+    assert.equal(http.spanKind, 'server');
+    assert.equal(http.parentSpanId, undefined);
+    assert.deepEqual(
+      [http.attributes['http.request.method'], http.attributes['http.route'], http.attributes['url.path'], http.attributes['http.response.status_code']],
+      ['GET', '/users/:id', '/users/42', 200],
+    );
+    assert.equal(http.endTimeUnixNano - http.startTimeUnixNano, 10_000_000n);
+    assert.equal(http.resource['service.name'], 'shop');
+    assert.equal(query.name, 'select users');
+    assert.equal(query.spanKind, 'client');
+    assert.equal(query.parentSpanId, http.spanId);
+    assert.equal(query.traceId, http.traceId);
+    assert.deepEqual([query.attributes['db.system'], query.attributes['db.collection.name'], query.attributes['db.operation.name']], ['postgresql', 'users', 'select']);
+    assert.equal(query.endTimeUnixNano - query.startTimeUnixNano, 5_000_000n, 'ends at the event, starts total_time before');
+  });
+
+  it('a LiveView exception and an HTTP 500 are ERROR; Broadway messages are consumer spans', () => {
+    const { c } = correlator();
+    const out = c.process([
+      ev('telemetry.phoenix.live_view.handle_event.start', '<0.600.0>', 0, { measurements: {}, telemetry_span_context: '#Ref<0.9>', view: 'ShopWeb.CartLive', event: 'pay' }),
+      ev('telemetry.phoenix.live_view.handle_event.exception', '<0.600.0>', 3, { measurements: {}, telemetry_span_context: '#Ref<0.9>', exception_type: 'ArgumentError', exception_message: 'bad card' }),
+      ev('telemetry.phoenix.endpoint.start', '<0.601.0>', 0, { measurements: {}, method: 'POST' }),
+      ev('telemetry.phoenix.endpoint.stop', '<0.601.0>', 2, { measurements: {}, method: 'POST', status: 503 }),
+      ev('telemetry.broadway.processor.message.start', '<0.602.0>', 0, { measurements: {}, telemetry_span_context: '#Ref<0.7>', topology_name: 'Shop.Orders', processor_key: 'default' }),
+      ev('telemetry.broadway.processor.message.stop', '<0.602.0>', 1, { measurements: {}, telemetry_span_context: '#Ref<0.7>', topology_name: 'Shop.Orders', processor_key: 'default' }),
+    ], 0);
+    const [live, http, broadway] = out.spans;
+    assert.equal(live.name, 'ShopWeb.CartLive.handle_event#pay');
+    assert.deepEqual(live.status, { code: 'error', message: 'bad card' });
+    assert.equal(live.events[0].attributes['exception.type'], 'ArgumentError');
+    assert.equal(http.name, 'POST');
+    assert.equal(http.status.code, 'error');
+    assert.equal(broadway.name, 'Shop.Orders/default process');
+    assert.equal(broadway.spanKind, 'server', 'an entry point with no parent is the server span of its trace');
+    assert.equal(broadway.attributes['messaging.system'], 'broadway');
+  });
+
+  it('a gen_server reply sent to the caller\'s alias stays inside the caller\'s work; the callee\'s handling is the caller\'s child', () => {
+    const { c } = correlator();
+    const call = "{'$gen_call',{<0.10.0>,[alias|#Ref<0.1.2.3>]},{get,1}}";
+    const reply = '{[alias|#Ref<0.1.2.3>],{ok,1}}';
+    const out = c.process([
+      ev('function.call', '<0.10.0>', 0, { 'beam.mfa': "'Elixir.Shop.Api':get/1" }),
+      ev('message.send', '<0.10.0>', 1, { 'beam.peer_pid': '<0.20.0>', 'beam.message': call }),
+      ev('message.receive', '<0.20.0>', 2, { 'beam.message': call }),
+      ev('message.send', '<0.20.0>', 3, { 'beam.peer_pid': '#Ref<0.1.2.3>', 'beam.message': reply }),
+      ev('message.receive', '<0.10.0>', 4, { 'beam.message': reply }),
+      ev('function.return', '<0.10.0>', 5, { 'beam.mfa': "'Elixir.Shop.Api':get/1", 'beam.return': '{ok,1}' }),
+      ev('process.exit', '<0.20.0>', 6, { 'beam.reason': 'normal' }),
+    ], 0);
+    const api = out.spans.find((s) => s.name === 'Shop.Api.get/1')!;
+    const handling = out.spans.find((s) => s.attributes['beam.pid'] === '<0.20.0>')!;
+    assert.equal(out.spans.length, 2, 'the reply opened no handling span in the caller');
+    assert.equal(handling.parentSpanId, api.spanId);
+    assert.equal(handling.traceId, api.traceId);
+    assert.equal(handling.name, 'process handle_call get');
+    assert.equal(api.attributes['code.namespace'], 'Shop.Api');
+  });
+
+  it('bounds: oldest pending sends and processes are forgotten and counted; deep stacks and big traces are capped and counted', () => {
+    const { c, evictions } = correlator({ maxPendingMessages: 16, maxTrackedProcesses: 16, maxStackDepth: 5, maxSpansPerTrace: 3 });
+    const events: ScopeEvent[] = [];
+    for (let i = 0; i < 40; i++) events.push(ev('message.send', `<0.${100 + i}.0>`, i, { 'beam.peer_pid': '<0.999.0>', 'beam.message': `{m,${i}}` }));
+    c.process(events, 0);
+    assert.equal(evictions.max_pending_messages, 24);
+    assert.ok((evictions.max_tracked_processes ?? 0) >= 24);
+    const deep: ScopeEvent[] = [];
+    for (let i = 0; i < 8; i++) deep.push(ev('function.call', '<0.1.0>', i, { 'beam.mfa': 'm:f/1' }));
+    for (let i = 0; i < 8; i++) deep.push(ev('function.return', '<0.1.0>', 10 + i, { 'beam.mfa': 'm:f/1' }));
+    const out = c.process(deep, 0);
+    assert.equal(evictions.max_stack_depth, 3);
+    assert.equal(evictions.max_spans_per_trace, 2, 'five frames in one trace, three made');
+    assert.equal(out.spans.length, 3);
+  });
+
+  it('crashes wait for their window, then name the cascade', () => {
+    const { c } = correlator();
+    const reason = "{badarith,[{m,f,1,[{file,\"m.erl\"},{line,3}]}]}";
+    let out = c.process([
+      ev('process.link', '<0.1.0>', 0, { 'beam.peer_pid': '<0.2.0>' }),
+      ev('message.receive', '<0.1.0>', 1, { 'beam.message': '{poison,0}' }),
+      ev('process.exit', '<0.1.0>', 2, { 'beam.reason': reason }),
+      ev('process.exit', '<0.2.0>', 3, { 'beam.reason': reason }),
+    ], 1000);
+    assert.equal(out.events.length, 0, 'not before crash_window');
+    assert.equal(out.spans[0].status.code, 'error');
+    out = c.sweep(1200);
+    const [first, second] = out.events;
+    assert.equal(first.type, 'process.crash');
+    assert.deepEqual([first.pid, first.attributes['scope.crash.root_cause'], first.attributes['scope.crash.died_next']], ['<0.1.0>', true, ['<0.2.0>']]);
+    assert.equal(first.attributes['scope.crash.poison_message'], '{poison,0}');
+    assert.deepEqual([second.pid, second.attributes['scope.crash.caused_by'], second.attributes['scope.crash.cause_inferred']], ['<0.2.0>', '<0.1.0>', false]);
+    assert.equal(first.causationId, 'e' + String(seq - 1));
+  });
+});
