@@ -28,16 +28,29 @@ interface Scenario {
   events: () => ScopeEvent[];
 }
 
-async function scenario(t: { after(fn: () => Promise<unknown>): void }, name: string): Promise<Scenario> {
+/** Where the correlated spans go: straight to the sink, or over OTLP/gRPC into a second pipeline that feeds it. */
+async function scenario(t: { after(fn: () => Promise<unknown>): void }, name: string, via: 'sink' | 'otlp' = 'sink'): Promise<Scenario> {
   const port = await freePort();
   const node = startErl(codePath, 'correlation_workload', 'main', [String(port), name]);
   nodes.push(node);
   await node.line('port ');
+  let exporters: Record<string, unknown> = { correlation_sink: {} };
+  if (via === 'otlp') {
+    const grpc = await freePort();
+    const downstream = createPipeline({
+      receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${grpc}` } } } },
+      exporters: { correlation_sink: {} },
+      service: { pipelines: { p: { receivers: ['otlp'], exporters: ['correlation_sink'] } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await downstream.start();
+    t.after(() => downstream.shutdown());
+    exporters = { otlp: { endpoint: `127.0.0.1:${grpc}` } };
+  }
   const pipeline = createPipeline({
     receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}` } },
     processors: { correlation: { crash_window: '300ms' } },
-    exporters: { correlation_sink: {} },
-    service: { pipelines: { p: { receivers: ['beam_trace_port'], processors: ['correlation'], exporters: ['correlation_sink'] } }, telemetry: { metrics: { level: 'none' } } },
+    exporters,
+    service: { pipelines: { p: { receivers: ['beam_trace_port'], processors: ['correlation'], exporters: Object.keys(exporters) } }, telemetry: { metrics: { level: 'none' } } },
   }, { logger: silentLogger });
   await pipeline.start();
   t.after(() => pipeline.shutdown());
@@ -103,6 +116,22 @@ describe('correlation processor on a real erl node', () => {
       assert.ok(Math.abs(durationMs(span) - own) < 1, `${name}: span ${durationMs(span)} ms, node measured ${own} ms`);
     }
     assert.ok(durationMs(a) > durationMs(b) && durationMs(b) > durationMs(c));
+  });
+
+  it('the chain\'s spans keep their parent links through the otlp exporter into a second scope-pipeline (what Jaeger/Tempo show)', async (t) => {
+    const run = await scenario(t, 'chain', 'otlp');
+    const received = (): Span[] => run.spans().filter((s) => s.name === 'correlation_workload:handle_call/3' && s.parentSpanId !== undefined);
+    await until(() => new Set(received().map((s) => s.attributes['beam.pid'])).size >= 3, 15_000, 'the handle_call spans over OTLP');
+    const byId = new Map(run.spans().map((s) => [s.spanId, s]));
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => received().find((s) => s.attributes['beam.pid'] === run.pids[n]) as Span);
+    await until(() => run.spans().some((s) => s.spanId === c.parentSpanId), 10_000, 'c\'s handling span');
+    for (const s of run.spans()) byId.set(s.spanId, s);
+    const parentOf = (s: Span): Span | undefined => byId.get(s.parentSpanId ?? '');
+    assert.equal(parentOf(parentOf(c) as Span)?.spanId, b.spanId, 'c handles what b sent');
+    assert.equal(parentOf(parentOf(b) as Span)?.spanId, a.spanId, 'b handles what a sent');
+    assert.equal(new Set([a.traceId, b.traceId, c.traceId]).size, 1);
+    assert.equal(a.resource['beam.node'], c.resource['beam.node']);
+    assert.equal(typeof a.resource['service.name'], 'string');
   });
 
   it('a poison message crashes a supervised worker: process.crash names the message, its sender, the linked process that died and the restart', async (t) => {

@@ -32,21 +32,25 @@ defmodule Scenario do
   end
 
   def emit do
-    :telemetry.span([:phoenix, :endpoint], %{conn: conn(nil)}, fn -> {:ok, %{conn: conn(200)}} end)
-    router = %{conn: conn(200), route: "/users/:id", plug: ShopWeb.UserController, plug_opts: :update,
-               path_params: %{"id" => "42"}, pipe_through: [:browser]}
-    :telemetry.execute([:phoenix, :router_dispatch, :stop], %{duration: native_ms(42)}, router)
+    # A request: endpoint span around the router dispatch and an Ecto query, as Phoenix and Ecto emit them.
+    :telemetry.span([:phoenix, :endpoint], %{conn: conn(nil)}, fn ->
+      router = %{conn: conn(nil), route: "/users/:id", plug: ShopWeb.UserController, plug_opts: :update,
+                 path_params: %{"id" => "42"}, pipe_through: [:browser]}
+      :telemetry.execute([:phoenix, :router_dispatch, :start], %{system_time: System.system_time()}, router)
+      Process.sleep(2)
+      :telemetry.execute([:shop, :repo, :query],
+                         %{total_time: native_ms(5), query_time: native_ms(4), decode_time: native_ms(1), queue_time: 0, idle_time: native_ms(100)},
+                         %{type: :ecto_sql_query, repo: Shop.Repo, source: "users", params: ["hunter2"], cast_params: ["hunter2"],
+                           query: ~s{UPDATE "users" SET "password_hash" = $1 WHERE "id" = $2},
+                           result: {:ok, %{__struct__: Postgrex.Result, num_rows: 1, rows: nil}}, options: []})
+      :telemetry.execute([:phoenix, :router_dispatch, :stop], %{duration: native_ms(42)}, %{router | conn: conn(200)})
+      {:ok, %{conn: conn(200)}}
+    end)
 
     socket = %{__struct__: Phoenix.LiveView.Socket, id: "phx-GHx", view: ShopWeb.CheckoutLive, transport_pid: self(),
                assigns: %{card: "4111111111111111"}}
     :telemetry.execute([:phoenix, :live_view, :handle_event, :stop], %{duration: native_ms(3)},
                        %{socket: socket, event: "pay", params: %{"card" => "4111111111111111"}})
-
-    :telemetry.execute([:shop, :repo, :query],
-                       %{total_time: native_ms(5), query_time: native_ms(4), decode_time: native_ms(1), queue_time: 0, idle_time: native_ms(100)},
-                       %{type: :ecto_sql_query, repo: Shop.Repo, source: "users", params: ["hunter2"], cast_params: ["hunter2"],
-                         query: ~s{UPDATE "users" SET "password_hash" = $1 WHERE "id" = $2},
-                         result: {:ok, %{__struct__: Postgrex.Result, num_rows: 1, rows: nil}}, options: []})
 
     :telemetry.execute([:broadway, :processor, :message, :stop], %{duration: native_ms(2)},
                        %{topology_name: Shop.Orders, name: :"Shop.Orders.Broadway.Processor_default_0", index: 0, processor_key: :default,

@@ -79,11 +79,15 @@ function startScenario(port: number): ElixirNode {
   return node;
 }
 
-async function receiver(port: number): Promise<Pipeline> {
+async function receiver(port: number, correlation = false): Promise<Pipeline> {
   const pipeline = createPipeline({
     receivers: { beam_telemetry: { endpoint: `127.0.0.1:${port}`, auth: { token: 's3cret' } } },
+    ...(correlation ? { processors: { correlation: {} } } : {}),
     exporters: { forwarder_sink: {} },
-    service: { pipelines: { p: { receivers: ['beam_telemetry'], exporters: ['forwarder_sink'] } }, telemetry: { metrics: { level: 'none' } } },
+    service: {
+      pipelines: { p: { receivers: ['beam_telemetry'], ...(correlation ? { processors: ['correlation'] } : {}), exporters: ['forwarder_sink'] } },
+      telemetry: { metrics: { level: 'none' } },
+    },
   }, { logger: silentLogger });
   await pipeline.start();
   return pipeline;
@@ -182,6 +186,37 @@ describe('scope_beam forwarder → beam_telemetry receiver (real Elixir node)', 
 
     node.send('detach');
     assert.equal(await node.line('detached '), '0', 'no handler left attached');
+  });
+
+  it('through the correlation processor: the request is a server span named by its route, the Ecto query its client child', async (t) => {
+    const port = await freePort();
+    const pipeline = await receiver(port, true);
+    t.after(() => pipeline.shutdown());
+    const node = startScenario(port);
+    await node.line('connected');
+    const first = sink.batches.length;
+    node.send('emit');
+    await node.line('emitted');
+    const spans = () => sink.batches.slice(first).flatMap((b) => b.spans);
+    await until(() => spans().some((s) => s.name === 'POST /users/:id') && spans().some((s) => s.name === 'update users'), 10_000, 'the request and query spans');
+    const request = spans().find((s) => s.name === 'POST /users/:id')!;
+    const query = spans().find((s) => s.name === 'update users')!;
+    assert.equal(request.spanKind, 'server');
+    assert.equal(request.parentSpanId, undefined);
+    assert.deepEqual(
+      [request.attributes['http.request.method'], request.attributes['http.route'], request.attributes['url.path'], request.attributes['http.response.status_code']],
+      ['POST', '/users/:id', '/users/42', 200],
+    );
+    assert.equal(request.resource['service.name'], 'shop');
+    assert.equal(query.spanKind, 'client');
+    assert.equal(query.parentSpanId, request.spanId);
+    assert.equal(query.traceId, request.traceId);
+    assert.deepEqual([query.attributes['db.system'], query.attributes['db.collection.name'], query.attributes['db.operation.name']], ['postgresql', 'users', 'update']);
+    assert.equal(query.endTimeUnixNano - query.startTimeUnixNano, 5_000_000n, 'the query\'s total_time');
+    // The request span lasts what the node measured (telemetry's duration, from its monotonic clock), within 1 ms.
+    const stop = sink.batches.slice(first).flatMap((b) => b.events).find((e) => e.type === 'telemetry.phoenix.endpoint.stop')!;
+    const measured = Number((stop.attributes.measurements as Record<string, number>).duration_ns);
+    assert.ok(Math.abs(Number(request.endTimeUnixNano - request.startTimeUnixNano) - measured) < 1_000_000, `span vs measured ${measured} ns`);
   });
 
   it('rides out a pipeline restart: reconnects, delivers what it queued, counts what did not fit, never blocks the app', async () => {

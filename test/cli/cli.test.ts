@@ -127,8 +127,13 @@ service:
     const table = query(['select name, count(*) from spans group by 1 order by 1']);
     assert.equal(table.code, 0, table.stderr);
     assert.deepEqual(table.stdout.split('\n').filter((l) => /\| 1$/.test(l)).map((l) => l.split('|')[0].trim()),
-      ['DELETE /cart/items/:sku', 'POST /cart/items', 'Shop.Cart.handle_call/3']);
-    assert.match(table.stdout, /\(3 rows\)/);
+      // The capture's own spans, and those the correlation processor made from its BEAM events.
+      ['DELETE /cart/items/:sku', 'POST /cart/items', 'cart_42 handle_call add_item', 'cart_42 handle_call remove_item', 'process handle_info']);
+    assert.match(table.stdout, /Shop\.Cart\.handle_call\/3 +\| 3/);
+    assert.match(table.stdout, /\(6 rows\)/);
+    const crash = query(['--format', 'json', "select pid, json_extract_string(attributes, '$.\"scope.crash.root_cause\"') as root from events where type = 'process.crash'"]);
+    assert.equal(crash.code, 0, crash.stderr);
+    assert.deepEqual(JSON.parse(crash.stdout), [{ pid: '<0.95.0>', root: 'true' }]);
     const json = query(['--format', 'json', "select type, epoch_ns(time) as ns, pid from events where type = 'process.exit'"]);
     assert.equal(json.code, 0, json.stderr);
     assert.deepEqual(JSON.parse(json.stdout), [{ type: 'process.exit', ns: expectedExitTime(), pid: '<0.95.0>' }]);

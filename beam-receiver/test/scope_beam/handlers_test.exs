@@ -203,7 +203,7 @@ defmodule ScopeBeam.HandlersTest do
       measurements = ecto_measurements()
       {m, meta} = fire(:ecto, [:shop, :repo, :query], measurements, ecto_query_metadata())
       assert m == measurements
-      assert meta == %{pid: self(), repo: Shop.Repo, source: "users", type: :ecto_sql_query, result: :ok, result_rows: 2,
+      assert meta == %{pid: self(), repo: Shop.Repo, adapter: Ecto.Adapters.Postgres, source: "users", type: :ecto_sql_query, result: :ok, result_rows: 2,
                        query: ~s{SELECT u0."id", u0."email" FROM "users" AS u0 WHERE (u0."email" = $1) AND (u0."password" = $2)}}
     end
 

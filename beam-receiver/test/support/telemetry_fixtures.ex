@@ -145,3 +145,9 @@ defmodule ScopeBeam.TelemetryFixtures do
     %{__struct__: Broadway.BatchInfo, batcher: :default, batch_key: :default, partition: nil, size: 2, trigger: :size}
   end
 end
+
+defmodule Shop.Repo do
+  @moduledoc false
+  # What an Ecto repo answers about its adapter (Ecto.Repo defines __adapter__/0).
+  def __adapter__, do: Ecto.Adapters.Postgres
+end

@@ -72,6 +72,8 @@ interface Proc {
   node: string;
   pid: string;
   service: string;
+  /** Shared by this process's spans (resources are read-only downstream; mutating processors get copies). */
+  resource: Attributes;
   stack: OpenSpan[];
   /** Calls beyond max_stack_depth not turned into spans: their returns are skipped. */
   overflow: number;
@@ -128,7 +130,9 @@ export interface Output {
   events: ScopeEvent[];
 }
 
-/** Ids from a pool of random bytes: one crypto call per 4 KiB rather than per span. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Ids from a pool of random bytes: one crypto call per 4 KiB rather than per span, hex by table. */
 class Ids {
   private pool = Buffer.alloc(4096);
   private offset = this.pool.length;
@@ -138,7 +142,9 @@ class Ids {
       randomFillSync(this.pool);
       this.offset = 0;
     }
-    const out = this.pool.toString('hex', this.offset, this.offset + bytes);
+    const pool = this.pool;
+    let out = '';
+    for (let i = this.offset, end = this.offset + bytes; i < end; i++) out += HEX[pool[i]];
     this.offset += bytes;
     return out;
   }
@@ -153,6 +159,7 @@ class Ids {
 }
 
 const NORMAL_EXITS = new Set(['normal', 'shutdown']);
+const SCOPE = { name: 'scope-pipeline/correlation' };
 /** Answers of OTP's own servers to requests a process makes while handling a message. */
 const REPLY_HEADS = new Set(['io_reply', 'code_server', 'file_reply', 'global_name_server']);
 
@@ -181,6 +188,8 @@ export class Correlator {
   private out: Output = { spans: [], events: [] };
   private nowMs = 0;
   private crashSeq = 0;
+  private sendsRecorded = 0;
+  private sendsMatched = 0;
 
   constructor(private readonly options: CorrelatorOptions) {
     const evict = (reason: string) => () => options.onEvict(reason, 1);
@@ -239,6 +248,15 @@ export class Correlator {
     return this.take();
   }
 
+  /** Sizes of the bounded state and the send accounting, for tests and soak runs. */
+  stats(): Record<string, number> {
+    return {
+      processes: this.procs.size, inboxes: this.inboxes.size, pending: this.pendingCount, pendingOrder: this.pendingOrder.length - this.pendingHead,
+      callTags: this.callTags.size, telemetryContexts: this.byContext.size, traces: this.traceSpans.size, crashes: this.crashes.size,
+      unsentCrashes: this.unsent.length, sendsRecorded: this.sendsRecorded, sendsMatched: this.sendsMatched,
+    };
+  }
+
   private take(): Output {
     const out = this.out;
     this.out = { spans: [], events: [] };
@@ -283,13 +301,20 @@ export class Correlator {
     if (!proc) {
       proc = {
         key, node, pid, stack: [], overflow: 0, recent: [], links: new Set(), askedDuringHandling: new Set(), handlingActivity: e.time, handlingActivityMs: this.nowMs,
-        service: this.options.serviceName ?? e.source.app ?? node.split('@')[0] ?? node,
+        service: '', resource: {},
       };
+      this.setService(proc, this.options.serviceName ?? e.source.app ?? node.split('@')[0] ?? node);
       this.procs.set(key, proc);
-    } else if (e.source.app && !this.options.serviceName && proc.service !== e.source.app) {
-      proc.service = e.source.app;
+    } else {
+      this.procs.touch(key, proc); // least recently active is evicted first
+      if (e.source.app && !this.options.serviceName && proc.service !== e.source.app) this.setService(proc, e.source.app);
     }
     return proc;
+  }
+
+  private setService(proc: Proc, service: string): void {
+    proc.service = service;
+    proc.resource = { 'service.name': service, 'beam.node': proc.node };
   }
 
   private active(proc: Proc): Ctx | undefined {
@@ -308,21 +333,23 @@ export class Correlator {
     const emit = count < this.options.maxSpansPerTrace;
     if (emit) this.traceSpans.set(traceId, count + 1);
     else this.options.onEvict('max_spans_per_trace', 1);
+    attributes['beam.pid'] = proc.pid;
+    attributes['beam.node'] = proc.node;
     const span: Span = {
       traceId,
       spanId: this.ids.span(),
-      ...(parent ? { parentSpanId: parent.spanId } : {}),
       name,
       spanKind: kind,
       startTimeUnixNano: start,
       endTimeUnixNano: start,
-      attributes: { 'beam.pid': proc.pid, 'beam.node': proc.node, ...attributes },
+      attributes,
       events: [],
       links: [],
       status: { code: 'unset' },
-      resource: { 'service.name': proc.service, 'beam.node': proc.node },
-      scope: { name: 'scope-pipeline/correlation' },
+      resource: proc.resource,
+      scope: SCOPE,
     };
+    if (parent) span.parentSpanId = parent.spanId;
     return { span, origin, emit, openedAtMs: this.nowMs };
   }
 
@@ -427,7 +454,9 @@ export class Correlator {
     const call = genCall(message);
     if (call) this.callTags.set(call.tag, `${sender.node}|${call.caller}`);
     const to = text(e.attributes['beam.peer_pid']) ?? '';
-    sender.askedDuringHandling.add(to);
+    // A request carries its sender's pid (a gen_server call, {io_request, Self, ...}): its answer is no new work.
+    // A reply carries none, so the peer's next message is a request of its own.
+    if (call || message.includes(sender.pid)) sender.askedDuringHandling.add(to);
     const receiver = this.resolve(sender.node, to, message);
     if (!receiver) return;
     const ctx = this.active(sender);
@@ -437,6 +466,7 @@ export class Correlator {
     else this.inboxes.set(receiver, [pending]);
     this.pendingOrder.push(pending);
     this.pendingCount++;
+    this.sendsRecorded++;
     this.evictPending();
   }
 
@@ -454,8 +484,8 @@ export class Correlator {
       }
       this.options.onEvict('max_pending_messages', 1);
     }
-    // Compact the order queue now and then, so matched entries do not pile up.
-    if (this.pendingHead > 4096 && this.pendingHead * 2 > this.pendingOrder.length) {
+    // Compact the order queue when matched entries make up most of it, so it stays within about twice the bound.
+    if (this.pendingOrder.length - this.pendingHead > 2 * this.options.maxPendingMessages + 1024) {
       this.pendingOrder = this.pendingOrder.slice(this.pendingHead).filter((p) => !p.matched);
       this.pendingHead = 0;
     }
@@ -470,6 +500,7 @@ export class Correlator {
     if (inbox.length === 0) this.inboxes.delete(receiver);
     pending.matched = true;
     this.pendingCount--;
+    this.sendsMatched++;
     return pending;
   }
 
@@ -586,7 +617,14 @@ export class Correlator {
     if (reason !== undefined && isAbnormal(reason)) this.crash(proc, reason, e);
     this.closeAll(proc, e.time, { 'scope.span.unfinished': true });
     this.procs.delete(proc.key);
-    this.inboxes.delete(proc.key);
+    // Messages sent to it that it never received: they will not be, now.
+    const inbox = this.inboxes.get(proc.key);
+    if (inbox) {
+      for (const p of inbox) p.matched = true;
+      this.pendingCount -= inbox.length;
+      this.options.onEvict('receiver_exited', inbox.length);
+      this.inboxes.delete(proc.key);
+    }
     if (proc.name) this.names.delete(`${proc.node}|${proc.name}`);
   }
 
@@ -654,6 +692,8 @@ export class Correlator {
     this.recentCrashes.push(record);
     if (this.recentCrashes.length > 64) this.recentCrashes.shift();
     this.unsent.push(record);
+    // A crash storm: do not hold more than 10 000 crashes back for their window.
+    if (this.unsent.length > 10_000) this.unsent[0].emitAtMs = this.nowMs;
   }
 
   private emitDueCrashes(): void {

@@ -231,6 +231,7 @@ defmodule ScopeBeam.Forwarder.Handlers do
 
     %{}
     |> put(:repo, module(meta[:repo]))
+    |> put(:adapter, adapter(meta[:repo]))
     |> put(:source, text(meta[:source], c))
     |> put(:query, text(meta[:query], %{c | max_value_bytes: max(c.max_value_bytes, 4096)}))
     |> put(:type, atom(meta[:type]))
@@ -369,6 +370,13 @@ defmodule ScopeBeam.Forwarder.Handlers do
   defp message_status(:ok, _c), do: "ok"
   defp message_status({kind, reason}, c) when is_atom(kind), do: cap("#{kind}: #{rendered(reason, c)}", c.max_value_bytes)
   defp message_status(other, c), do: rendered(other, c)
+
+  # The repo's adapter (Ecto.Adapters.Postgres, ...), so db.system can be named.
+  defp adapter(repo) when is_atom(repo) and repo != nil do
+    if Code.ensure_loaded?(repo) and function_exported?(repo, :__adapter__, 0), do: module(repo.__adapter__())
+  end
+
+  defp adapter(_repo), do: nil
 
   # --- values ------------------------------------------------------------------
 
