@@ -149,4 +149,21 @@ describe('Correlator', () => {
     assert.deepEqual([second.pid, second.attributes['scope.crash.caused_by'], second.attributes['scope.crash.cause_inferred']], ['<0.2.0>', '<0.1.0>', false]);
     assert.equal(first.causationId, 'e' + String(seq - 1));
   });
+
+  it('a spawned process\'s first work is a child of the span its parent was in; calls left open end as unfinished', () => {
+    const { c } = correlator({ callTimeoutMs: 50 });
+    const out = c.process([
+      ev('function.call', '<0.1.0>', 0, { 'beam.mfa': "'Elixir.Shop.Jobs':run/0" }),
+      ev('process.spawn', '<0.1.0>', 1, { 'beam.peer_pid': '<0.2.0>', 'beam.mfa': "'Elixir.Shop.Jobs':worker/1" }),
+      ev('function.return', '<0.1.0>', 2, { 'beam.mfa': "'Elixir.Shop.Jobs':run/0" }),
+      ev('function.call', '<0.2.0>', 3, { 'beam.mfa': "'Elixir.Shop.Jobs':work/1" }),
+    ], 0);
+    const run = out.spans.find((s) => s.name === 'Shop.Jobs.run/0')!;
+    assert.ok(run);
+    const swept = c.sweep(100);
+    const work = swept.spans.find((s) => s.name === 'Shop.Jobs.work/1')!;
+    assert.equal(work.parentSpanId, run.spanId, 'the child\'s first call hangs under the parent\'s span at the spawn');
+    assert.equal(work.traceId, run.traceId);
+    assert.equal(work.attributes['scope.span.unfinished'], true, 'no return within call_timeout');
+  });
 });

@@ -508,11 +508,15 @@ export class Correlator {
     const proc = this.proc(e, e.pid as string);
     const message = text(e.attributes['beam.message']) ?? '';
     const matched = this.match(proc.key, message);
-    proc.recent.push({
-      message, time: e.time,
-      ...(matched ? { from: matched.fromPid } : {}),
-      ...(matched?.ctx ? { traceId: matched.ctx.traceId, spanId: matched.ctx.spanId } : {}),
-    });
+    const received: Received = { message, time: e.time };
+    if (matched) {
+      received.from = matched.fromPid;
+      if (matched.ctx) {
+        received.traceId = matched.ctx.traceId;
+        received.spanId = matched.ctx.spanId;
+      }
+    }
+    proc.recent.push(received);
     if (proc.recent.length > this.options.crashContextMessages) proc.recent.shift();
     const exited = exitSignal(message);
     if (exited) proc.exitSignal = { crashed: `${proc.node}|${exited}`, time: e.time };

@@ -72,10 +72,22 @@ export function exitSignal(message: string): string | null {
   return parts && parts.length === 3 && isPid(parts[1]) ? parts[1] : null;
 }
 
-/** The first element of a tuple message (a gen_server reply's tag), or null. */
+/** The first element of a tuple message (a gen_server reply's tag), or null. Scans only as far as that element. */
 export function firstElement(message: string): string | null {
-  const parts = tupleElements(message);
-  return parts && parts.length > 0 ? parts[0] : null;
+  if (message[0] !== '{' || message[message.length - 1] !== '}') return null;
+  let depth = 0;
+  for (let i = 1; i < message.length - 1; i++) {
+    const c = message[i];
+    if (c === '"' || c === "'") i = skipQuoted(message, i);
+    else if (c === '<' && message[i + 1] === '<') {
+      const end = message.indexOf('>>', i + 2);
+      if (end < 0) return null;
+      i = end + 1;
+    } else if (c === '{' || c === '[' || c === '(') depth++;
+    else if (c === '}' || c === ']' || c === ')') depth--;
+    else if (c === ',' && depth === 0) return message.slice(1, i);
+  }
+  return message.length > 2 ? message.slice(1, message.length - 1) : null;
 }
 
 /** A low-cardinality label for a request: its atom, or the atom heading its tuple (`{add,apple,5}` → `add`). */
