@@ -177,6 +177,20 @@ describe('correlation processor on a real erl node', () => {
     assert.equal(event?.attributes['scope.crash.poison_message'], "{'$gen_cast',{poison,0}}");
   });
 
+  it('seq_trace: with no send/receive tracing at all, the token\'s serials link the echo\'s work to the client\'s call', async (t) => {
+    const run = await scenario(t, 'seqtrace');
+    const named = (name: string) => run.spans().find((s) => s.name === name);
+    await until(() => named('correlation_workload:echo_work/1') !== undefined && named('correlation_workload:client_work/1') !== undefined, 10_000, 'both calls');
+    const client = named('correlation_workload:client_work/1') as Span;
+    const echo = named('correlation_workload:echo_work/1') as Span;
+    await until(() => run.spans().some((s) => s.spanId === echo.parentSpanId), 10_000, 'the echo\'s handling span');
+    const handling = run.spans().find((s) => s.spanId === echo.parentSpanId) as Span;
+    assert.equal(handling.attributes['beam.pid'], run.pids.echo);
+    assert.match(String(handling.attributes['beam.seq_trace.serial']), /^\{\d+,\d+\}$/);
+    assert.equal(handling.parentSpanId, client.spanId, 'the echo handles what client_work sent');
+    assert.equal(echo.traceId, client.traceId);
+  });
+
   it('recursion 1000 deep and an exception unwinding through it: nested spans, the error on the frames it passed, not on the catcher', async (t) => {
     const run = await scenario(t, 'recursion');
     const deep = (): Span[] => run.spans().filter((s) => s.name === 'correlation_workload:deep/1');

@@ -9,7 +9,7 @@
 %% restarts the worker), recursion (1000 deep, then an exception unwinds to a catch).
 -module(correlation_workload).
 -behaviour(gen_server). % and a supervisor callback module (init(supervisor))
--export([main/1, deep/1, catcher/0, helper/0]).
+-export([main/1, deep/1, catcher/0, helper/0, client_work/1, echo_work/1]).
 -export([init/1, handle_call/3, handle_cast/2, start_worker/0]).
 
 main([PortArg, Scenario]) ->
@@ -75,7 +75,38 @@ run(recursion) ->
     {ok, _} = dbg:p(P, flags()),
     out("pid runner ~w", [P]),
     P ! go,
-    receive {caught, caught} -> ok end.
+    receive {caught, caught} -> ok end;
+
+%% --- seq_trace: the only link between the processes is the seq_trace token -----
+
+run(seqtrace) ->
+    {ok, Tracer} = dbg:get_tracer(),
+    seq_trace:set_system_tracer(Tracer),
+    dbg:tpl(?MODULE, client_work, 1, [{'_', [], [{return_trace}]}]),
+    dbg:tpl(?MODULE, echo_work, 1, [{'_', [], [{return_trace}]}]),
+    Echo = spawn(fun EchoLoop() -> receive {ping, From} -> echo_work(From), EchoLoop() end end),
+    Main = self(),
+    Client = spawn(fun() -> receive go -> ok end, client_work(Echo), Main ! done end),
+    %% No send/'receive' trace flags: only calls, and the seq_trace token's own events.
+    [{ok, _} = dbg:p(P, [call, monotonic_timestamp]) || P <- [Client, Echo]],
+    [out("pid ~s ~w", [N, P]) || {N, P} <- [{client, Client}, {echo, Echo}]],
+    Client ! go,
+    receive done -> ok end.
+
+client_work(Echo) ->
+    seq_trace:set_token(label, 42),
+    seq_trace:set_token(send, true),
+    seq_trace:set_token('receive', true),
+    seq_trace:set_token(monotonic_timestamp, true),
+    Echo ! {ping, self()},
+    receive pong -> ok end,
+    seq_trace:set_token([]),
+    ok.
+
+echo_work(From) ->
+    From ! pong,
+    ok.
+
 
 catcher() ->
     try deep(1000) catch error:boom -> caught end.

@@ -166,4 +166,33 @@ describe('Correlator', () => {
     assert.equal(work.traceId, run.traceId);
     assert.equal(work.attributes['scope.span.unfinished'], true, 'no return within call_timeout');
   });
+
+  it('seq_trace serials match a receive to its send exactly, where content would be ambiguous', () => {
+    const { c } = correlator();
+    const seq = (type: string, pid: string, at: number, peer: string, serial: string) =>
+      ev(type, pid, at, { 'beam.seq_trace.label': '7', 'beam.seq_trace.serial': serial, 'beam.message': 'ping', 'beam.peer_pid': peer });
+    const out = c.process([
+      ev('function.call', '<0.1.0>', 0, { 'beam.mfa': 'a:one/0' }),
+      ev('function.call', '<0.2.0>', 0, { 'beam.mfa': 'a:two/0' }),
+      seq('seq_trace.send', '<0.1.0>', 1, '<0.3.0>', '{0,1}'),
+      seq('seq_trace.send', '<0.2.0>', 2, '<0.3.0>', '{0,2}'),
+      // The second send arrives first (messages from different senders have no order between them).
+      seq('seq_trace.receive', '<0.3.0>', 3, '<0.2.0>', '{0,2}'),
+      ev('function.call', '<0.3.0>', 4, { 'beam.mfa': 'b:handle/1' }),
+      ev('function.return', '<0.3.0>', 5, { 'beam.mfa': 'b:handle/1' }),
+      seq('seq_trace.receive', '<0.3.0>', 6, '<0.1.0>', '{0,1}'),
+      ev('function.return', '<0.1.0>', 7, { 'beam.mfa': 'a:one/0' }),
+      ev('function.return', '<0.2.0>', 7, { 'beam.mfa': 'a:two/0' }),
+    ], 0);
+    const one = out.spans.find((s) => s.name === 'a:one/0')!;
+    const two = out.spans.find((s) => s.name === 'a:two/0')!;
+    const handlings = out.spans.filter((s) => s.attributes['beam.pid'] === '<0.3.0>' && s.name.includes('handle_info'));
+    assert.equal(handlings.length, 1, 'the first handling closed when the second message came');
+    assert.equal(handlings[0].parentSpanId, two.spanId, 'the {0,2} receive belongs to the {0,2} send');
+    assert.equal(handlings[0].attributes['beam.seq_trace.serial'], '{0,2}');
+    const handle = out.spans.find((s) => s.name === 'b:handle/1')!;
+    assert.equal(handle.traceId, two.traceId);
+    const flushed = c.flush().spans.find((s) => s.attributes['beam.seq_trace.serial'] === '{0,1}')!;
+    assert.equal(flushed.parentSpanId, one.spanId);
+  });
 });

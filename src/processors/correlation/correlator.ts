@@ -54,6 +54,8 @@ interface OpenSpan {
   telemetry?: Attributes;
   /** For a handling span: the message handled, its sender and the sender's span at the send. */
   message?: string;
+  /** Opened from a seq_trace receive (exact), not from matching. */
+  bySeqTrace?: boolean;
   from?: string;
   fromCtx?: Ctx;
   openedAtMs: number;
@@ -160,6 +162,8 @@ class Ids {
 
 const NORMAL_EXITS = new Set(['normal', 'shutdown']);
 const SCOPE = { name: 'scope-pipeline/correlation' };
+/** A trace receive and a seq_trace receive of the same message are this close in time. */
+const SAME_RECEIVE_NS = 1_000_000n;
 /** Answers of OTP's own servers to requests a process makes while handling a message. */
 const REPLY_HEADS = new Set(['io_reply', 'code_server', 'file_reply', 'global_name_server']);
 
@@ -179,6 +183,8 @@ export class Correlator {
   private pendingCount = 0;
   /** gen_server call tag → the caller's key (replies are sent to an alias, not to the pid). */
   private readonly callTags: BoundedMap<string, string>;
+  /** seq_trace sends by node, label and serial: the sender's context at the send. */
+  private readonly seqSends: BoundedMap<string, { fromPid: string; ctx?: Ctx }>;
   private readonly names: BoundedMap<string, string>;
   private readonly byContext: BoundedMap<string, OpenSpan>;
   private readonly traceSpans: BoundedMap<string, number>;
@@ -204,6 +210,7 @@ export class Correlator {
       if (live.length > 0) options.onEvict('max_pending_messages', live.length);
     });
     this.callTags = new BoundedMap(options.maxPendingMessages, evict('call_tags'));
+    this.seqSends = new BoundedMap(options.maxPendingMessages, evict('seq_trace_sends'));
     this.names = new BoundedMap(options.maxTrackedProcesses, () => undefined);
     this.byContext = new BoundedMap(options.maxPendingMessages, evict('telemetry_contexts'));
     this.traceSpans = new BoundedMap(options.maxPendingMessages, () => undefined);
@@ -276,6 +283,8 @@ export class Correlator {
       case 'function.return_to': return this.returnTo(e);
       case 'message.send': return this.send(e);
       case 'message.receive': return this.receive(e);
+      case 'seq_trace.send': return this.seqSend(e);
+      case 'seq_trace.receive': return this.seqReceive(e);
       case 'process.spawn': return this.spawn(e.source.node, e.pid, text(e.attributes['beam.peer_pid']), e);
       case 'process.spawned': return this.spawn(e.source.node, text(e.attributes['beam.peer_pid']), e.pid, e);
       case 'process.link':
@@ -522,14 +531,48 @@ export class Correlator {
     if (exited) proc.exitSignal = { crashed: `${proc.node}|${exited}`, time: e.time };
 
     // Inside an open call or telemetry span, a receive is part of that work (a reply, a selective receive);
-    // so is a reply to what the process asked while handling its current message.
-    if (proc.stack.length === 0 && !(proc.handling && this.isReply(proc, message, matched))) {
+    // so is a reply to what the process asked while handling its current message. And a message seq_trace
+    // already reported (exactly) is not handled twice.
+    const seen = proc.handling?.bySeqTrace === true && proc.handling.message === message && proc.handling.span.startTimeUnixNano + SAME_RECEIVE_NS >= e.time;
+    if (proc.stack.length === 0 && !seen && !(proc.handling && this.isReply(proc, message, matched))) {
       if (proc.handling) this.close(proc.handling, proc.handlingActivity);
       proc.handling = this.handlingSpan(proc, message, matched, e.time);
       proc.askedDuringHandling.clear();
     }
     this.touch(proc, e.time);
     proc.handlingActivity = e.time > proc.handlingActivity ? e.time : proc.handlingActivity;
+  }
+
+  /** A seq_trace send: its `{Previous, Current}` serial names exactly the receive it leads to. */
+  private seqSend(e: ScopeEvent): void {
+    const sender = this.proc(e, e.pid as string);
+    this.touch(sender, e.time);
+    const ctx = this.active(sender);
+    const key = `${sender.node}|${text(e.attributes['beam.seq_trace.label']) ?? ''}|${text(e.attributes['beam.seq_trace.serial']) ?? ''}`;
+    this.seqSends.set(key, { fromPid: sender.pid, ...(ctx ? { ctx } : {}) });
+  }
+
+  private seqReceive(e: ScopeEvent): void {
+    const proc = this.proc(e, e.pid as string);
+    const key = `${proc.node}|${text(e.attributes['beam.seq_trace.label']) ?? ''}|${text(e.attributes['beam.seq_trace.serial']) ?? ''}`;
+    const sent = this.seqSends.get(key);
+    if (!sent) return;
+    this.seqSends.delete(key);
+    const message = text(e.attributes['beam.message']) ?? '';
+    this.touch(proc, e.time);
+    const h = proc.handling;
+    if (h && h.message === message && h.span.startTimeUnixNano + SAME_RECEIVE_NS >= e.time) {
+      // The trace's own receive came first and was matched by content: note the exact serial.
+      h.span.attributes['beam.seq_trace.serial'] = text(e.attributes['beam.seq_trace.serial']) ?? '';
+      return;
+    }
+    if (proc.stack.length > 0) return;
+    if (h) this.close(h, proc.handlingActivity);
+    const exact: Pending = { message, receiver: proc.key, from: '', fromPid: sent.fromPid, matched: true, ...(sent.ctx ? { ctx: sent.ctx } : {}) };
+    proc.handling = this.handlingSpan(proc, message, exact, e.time);
+    proc.handling.bySeqTrace = true;
+    proc.handling.span.attributes['beam.seq_trace.serial'] = text(e.attributes['beam.seq_trace.serial']) ?? '';
+    proc.askedDuringHandling.clear();
   }
 
   /** A gen_server reply to this process's own call, a code/io server's answer, or a message from a process it asked. */
