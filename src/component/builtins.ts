@@ -8,6 +8,7 @@ import { batchProcessor } from '../processors/batch/index.js';
 import { correlationProcessor } from '../processors/correlation/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
+import { privacyProcessor } from '../processors/privacy/index.js';
 import { beamTelemetryReceiver } from '../receivers/beam_telemetry/index.js';
 import { beamTracePortReceiver } from '../receivers/beam_trace_port/index.js';
 import { jsonlReceiver } from '../receivers/jsonl/index.js';
@@ -24,6 +25,7 @@ export const builtinFactories: readonly ComponentFactory[] = [
   correlationProcessor,
   filterProcessor,
   memoryLimiterProcessor,
+  privacyProcessor,
   debugExporter,
   otlpExporter,
   otlpHttpExporter,

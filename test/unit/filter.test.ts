@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { of, lastValueFrom, toArray } from 'rxjs';
 import { filterOperator } from '../../src/processors/filter/filter.js';
-import { anyOf, attributesMatcher, compilePattern } from '../../src/processors/filter/match.js';
+import { anyOf, attributesMatcher, compilePattern } from '../../src/util/match.js';
 import { validateFilterConfig, type FilterConfig } from '../../src/processors/filter/config.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ScopeError } from '../../src/util/errors.js';

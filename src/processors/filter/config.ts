@@ -1,5 +1,5 @@
 import type { JsonSchema } from '../../model/schemas.js';
-import { compilePattern } from './match.js';
+import { compilePattern } from '../../util/match.js';
 
 export type AttributeCondition = Record<string, string | number | boolean>;
 

@@ -3,7 +3,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import type { ProcessorContext } from '../../component/types.js';
 import type { Batch, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
 import type { EventMatch, FilterConfig, FilterRules, MetricMatch, SpanMatch } from './config.js';
-import { anyOf, attributesMatcher } from './match.js';
+import { anyOf, attributesMatcher } from '../../util/match.js';
 
 type Predicate<T> = (item: T) => boolean;
 

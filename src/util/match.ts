@@ -1,5 +1,5 @@
-/** Matchers compiled once from config: exact strings, globs with `*`, and `/regex/`. */
-import type { AttributeValue, Attributes } from '../../model/types.js';
+/** Matchers compiled once from config (filter, privacy): exact strings, globs with `*`, and `/regex/`. */
+import type { AttributeValue, Attributes } from '../model/types.js';
 
 export type StringMatcher = (value: string) => boolean;
 
