@@ -4,6 +4,7 @@ import * as otlpDecode from './otlp-decode.js';
 import * as memoryFlood from './memory-flood.js';
 import * as otlpIngest from './otlp-ingest.js';
 import * as parquetWrite from './parquet-write.js';
+import * as processors from './processors.js';
 import * as tracePort from './trace-port.js';
 
 const benchmarks: Record<string, { run(): Promise<string> }> = {
@@ -11,6 +12,7 @@ const benchmarks: Record<string, { run(): Promise<string> }> = {
   'otlp-decode': otlpDecode,
   'otlp-ingest': otlpIngest,
   'parquet-write': parquetWrite,
+  processors,
   'trace-port': tracePort,
   'memory-flood': memoryFlood,
 };
