@@ -9,6 +9,7 @@ import { correlationProcessor } from '../processors/correlation/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
 import { memoryLimiterProcessor } from '../processors/memory_limiter/index.js';
 import { privacyProcessor } from '../processors/privacy/index.js';
+import { samplingProcessor } from '../processors/sampling/index.js';
 import { beamTelemetryReceiver } from '../receivers/beam_telemetry/index.js';
 import { beamTracePortReceiver } from '../receivers/beam_trace_port/index.js';
 import { jsonlReceiver } from '../receivers/jsonl/index.js';
@@ -26,6 +27,7 @@ export const builtinFactories: readonly ComponentFactory[] = [
   filterProcessor,
   memoryLimiterProcessor,
   privacyProcessor,
+  samplingProcessor,
   debugExporter,
   otlpExporter,
   otlpHttpExporter,

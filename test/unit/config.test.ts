@@ -386,12 +386,13 @@ describe('the shipped config files', () => {
     const c = loadConfig({ files: [base, `${configDir}production.yaml`], env });
     assert.deepEqual(c.service.pipelines.default, {
       receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'],
-      processors: ['memory_limiter', 'filter/runtime_noise', 'correlation', 'privacy', 'batch'],
+      processors: ['memory_limiter', 'filter/runtime_noise', 'correlation', 'privacy', 'sampling', 'batch'],
       exporters: ['debug', 'parquet'],
     });
     assert.deepEqual(c.exporters.parquet.retention, { spans: '7d', events: '7d', metrics: '90d', check_interval: '5m' });
     assert.deepEqual(c.exporters.parquet.partition_by, ['beam_node']);
     assert.equal((c.processors.privacy as { action: string }).action, 'hash');
+    assert.equal((c.processors.sampling as { sampling_percentage: number }).sampling_percentage, 10);
     assert.equal(c.processors.batch.send_batch_max_size, 16384);
     assert.equal(c.processors.memory_limiter.spike_limit_mib, 256);
     assert.equal((c.exporters.debug as { sending_queue: { queue_size: number } }).sending_queue.queue_size, 500_000);
