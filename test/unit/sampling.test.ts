@@ -165,6 +165,28 @@ describe('tail sampling at a 1 % base rate', () => {
     assert.equal(limited.process({ events: [], spans: [], metrics: [] }, 1_000).spans.length, 10);
   });
 
+  it('composite: sub-policies in order, each within its share of the span budget per second', () => {
+    const s = new Sampler(config({
+      sampling_percentage: 0,
+      tail: {
+        decision_wait: '1s', num_traces: 1000, decision_cache: 1000,
+        policies: [{
+          name: 'budget', type: 'composite', max_total_spans_per_second: 20, policy_order: ['slow', 'rest'],
+          composite_sub_policy: [{ name: 'slow', type: 'latency', threshold_ms: 500 }, { name: 'rest', type: 'probabilistic', sampling_percentage: 100 }],
+          rate_allocation: [{ policy: 'slow', percent: 50 }, { policy: 'rest', percent: 25 }],
+        }],
+      },
+    }), 1_000);
+    const slow = Array.from({ length: 8 }, () => span(hex(16), { endTimeUnixNano: 1_764_000_001_000_000_000n }));
+    const fast = Array.from({ length: 8 }, () => span(hex(16)));
+    s.process({ events: [], spans: [...slow, ...fast], metrics: [] }, 0);
+    const out = s.process({ events: [], spans: [], metrics: [] }, 1_000);
+    const kept = new Set(out.spans.map((sp) => sp.traceId));
+    // slow: 10 spans a second (50 % of 20) → 8 slow traces of 1 span each fit; rest: 5 a second → 5 fast ones.
+    assert.equal(slow.filter((sp) => kept.has(sp.traceId)).length, 8);
+    assert.equal(fast.filter((sp) => kept.has(sp.traceId)).length, 5);
+  });
+
   it('num_traces bounds memory: the oldest trace is decided early and counted', () => {
     const s = new Sampler(config({ sampling_percentage: 100, tail: { decision_wait: '1h', num_traces: 100, decision_cache: 1000, policies: [] } }), 3_600_000);
     const out = s.process({ events: [], spans: Array.from({ length: 150 }, () => span(hex(16))), metrics: [] }, 0);

@@ -8,7 +8,11 @@ export type PolicyConfig =
   | { name: string; type: 'attribute'; key: string; values: Array<string | number | boolean>; invert?: boolean }
   | { name: string; type: 'probabilistic'; sampling_percentage: number }
   | { name: string; type: 'rate_limiting'; spans_per_second: number }
-  | { name: string; type: 'and'; policies: PolicyConfig[] };
+  | { name: string; type: 'and'; policies: PolicyConfig[] }
+  | {
+    name: string; type: 'composite'; max_total_spans_per_second: number; policy_order: string[];
+    composite_sub_policy: PolicyConfig[]; rate_allocation?: Array<{ policy: string; percent: number }>;
+  };
 
 export interface SamplingConfig {
   mode?: 'proportional' | 'hash_seed';
@@ -46,6 +50,19 @@ const policy: JsonSchema = {
   oneOf: [
     ...leafPolicies,
     { type: 'object', additionalProperties: false, required: ['name', 'type', 'policies'], properties: { ...policyBase, type: { const: 'and' }, policies: { type: 'array', minItems: 1, items: { oneOf: leafPolicies } } } },
+    {
+      type: 'object', additionalProperties: false, required: ['name', 'type', 'max_total_spans_per_second', 'policy_order', 'composite_sub_policy'],
+      properties: {
+        ...policyBase, type: { const: 'composite' },
+        max_total_spans_per_second: { type: 'number', exclusiveMinimum: 0 },
+        policy_order: { type: 'array', minItems: 1, items: { type: 'string' } },
+        composite_sub_policy: { type: 'array', minItems: 1, items: { oneOf: leafPolicies } },
+        rate_allocation: {
+          type: 'array',
+          items: { type: 'object', additionalProperties: false, required: ['policy', 'percent'], properties: { policy: { type: 'string' }, percent: { type: 'number', minimum: 0, maximum: 100 } } },
+        },
+      },
+    },
   ],
 };
 
@@ -80,7 +97,7 @@ export const samplingConfigSchema: JsonSchema = {
         decision_wait: { type: 'string', format: 'duration', default: '10s', description: 'How long a trace\'s spans are held after its first span arrived.' },
         num_traces: { type: 'integer', minimum: 1, default: 50_000, description: 'Traces held at once; beyond it the oldest is decided early (counted).' },
         decision_cache: { type: 'integer', minimum: 1, default: 100_000, description: 'Decided trace ids remembered, so late spans follow their trace\'s decision.' },
-        policies: { type: 'array', default: [], items: policy, description: 'always_errors, crash, latency {threshold_ms}, anomaly_score {threshold}, attribute {key, values, invert}, probabilistic {sampling_percentage}, rate_limiting {spans_per_second}, and {policies}.' },
+        policies: { type: 'array', default: [], items: policy, description: 'always_errors, crash, latency {threshold_ms}, anomaly_score {threshold}, attribute {key, values, invert}, probabilistic {sampling_percentage}, rate_limiting {spans_per_second}, and {policies}, composite {max_total_spans_per_second, policy_order, composite_sub_policy, rate_allocation}.' },
       },
     },
   },

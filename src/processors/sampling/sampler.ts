@@ -73,6 +73,38 @@ function compilePolicy(p: PolicyConfig, mode: SamplingConfig['mode'], config: Sa
       const subs = p.policies.map((sub) => compilePolicy(sub, mode, config));
       return { name: p.name, evaluate: (t, id, now) => is(subs.every((s) => s.evaluate(t, id, now) === 'sample')) };
     }
+    case 'composite': {
+      // As the Collector's composite policy: sub-policies in policy_order, each with its share of
+      // max_total_spans_per_second (rate_allocation percent; an equal share when not given); the first
+      // that samples the trace and still has budget this second keeps it.
+      const byName = new Map(p.composite_sub_policy.map((sub) => [sub.name, compilePolicy(sub, mode, config)]));
+      const ordered = p.policy_order.map((n) => byName.get(n)).filter((x): x is Policy => x !== undefined);
+      const share = (n: string): number => {
+        const a = p.rate_allocation?.find((r) => r.policy === n);
+        return a ? (a.percent / 100) * p.max_total_spans_per_second : p.max_total_spans_per_second / Math.max(1, ordered.length);
+      };
+      const budgets = new Map(ordered.map((sub) => [sub.name, share(sub.name)]));
+      const used = new Map<string, number>();
+      let second = -1;
+      return {
+        name: p.name,
+        evaluate: (t, id, now) => {
+          const s = Math.floor(now / 1000);
+          if (s !== second) {
+            second = s;
+            used.clear();
+          }
+          for (const sub of ordered) {
+            if (sub.evaluate(t, id, now) !== 'sample') continue;
+            const spent = used.get(sub.name) ?? 0;
+            if (spent + t.spans.length > (budgets.get(sub.name) ?? 0)) continue;
+            used.set(sub.name, spent + t.spans.length);
+            return 'sample';
+          }
+          return 'not_sampled';
+        },
+      };
+    }
   }
 }
 
