@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Attributes, ScopeEvent } from '../../src/model/types.js';
 import { Correlator, type CorrelatorOptions } from '../../src/processors/correlation/correlator.js';
 import { parseMfa, functionName } from '../../src/processors/correlation/names.js';
-import { genCall, tupleElements } from '../../src/processors/correlation/terms_text.js';
+import { genCall, tupleElements } from '../../src/beam/rendered_text.js';
 
 let seq = 0;
 const T0 = 1_764_000_000_000_000_000n;

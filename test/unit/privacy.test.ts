@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import type { PrivacyConfig } from '../../src/processors/privacy/config.js';
 import { luhnValid } from '../../src/processors/privacy/detectors.js';
 import { Redactor } from '../../src/processors/privacy/privacy.js';
-import { sanitizeSql, sanitizeUrl, truncateTerm } from '../../src/processors/privacy/sanitize.js';
+import { truncateTerm } from '../../src/beam/rendered_text.js';
+import { sanitizeSql, sanitizeUrl } from '../../src/processors/privacy/sanitize.js';
 
 function config(overrides: Partial<PrivacyConfig> = {}): PrivacyConfig {
   return {

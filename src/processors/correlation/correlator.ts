@@ -18,7 +18,7 @@ import type { Attributes, AttributeValue, ScopeEvent, Span, SpanKind } from '../
 import { BoundedMap } from './bounded.js';
 import { functionName, parseMfa } from './names.js';
 import { exceptionOf, isEntryPoint, readTelemetry, shapeOf, singleDurationNs } from './telemetry.js';
-import { exitSignal, firstElement, genCall, genCast, isPid, requestLabel } from './terms_text.js';
+import { exitSignal, firstElement, genCall, genCast, isPid, requestLabel } from '../../beam/rendered_text.js';
 
 export interface CorrelatorOptions {
   component: string;

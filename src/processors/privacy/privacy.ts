@@ -10,7 +10,8 @@ import type { AttributeValue, Attributes, Batch } from '../../model/types.js';
 import { anyOf, type StringMatcher } from '../../util/match.js';
 import type { PrivacyAction, PrivacyConfig } from './config.js';
 import { DETECTORS, mergeFindings, SECRET_KEY_PATTERN, type Detector, type Finding } from './detectors.js';
-import { sanitizeSql, sanitizeUrl, truncateTerm } from './sanitize.js';
+import { truncateTerm } from '../../beam/rendered_text.js';
+import { sanitizeSql, sanitizeUrl } from './sanitize.js';
 
 type KeyDecision =
   | { kind: 'remove' }

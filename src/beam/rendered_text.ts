@@ -1,7 +1,8 @@
 /**
  * Small readers for Erlang terms as the receivers render them (`~w`-style
- * text): enough to take a tuple apart at its top level, which is all the
- * correlation needs (gen_server call tags, EXIT signals, request names).
+ * text): taking a tuple apart at its top level (gen_server call tags, EXIT
+ * signals, request names for correlation) and cutting one to size while
+ * keeping it well formed (privacy).
  */
 
 /** The top-level elements of a rendered tuple `{A,B,…}`, or null when the text is not one. */
@@ -33,7 +34,7 @@ export function tupleElements(text: string): string[] | null {
   return out;
 }
 
-function skipQuoted(text: string, open: number): number {
+export function skipQuoted(text: string, open: number): number {
   const quote = text[open];
   for (let i = open + 1; i < text.length; i++) {
     if (text[i] === '\\') i++;
@@ -97,4 +98,41 @@ export function requestLabel(request: string): string | undefined {
   const parts = tupleElements(request);
   if (parts && parts.length > 0 && atom.test(parts[0])) return parts[0];
   return undefined;
+}
+
+const OPEN: Record<string, string> = { '{': '}', '[': ']', '(': ')' };
+
+/**
+ * Cuts a rendered term to about `max` bytes at an element boundary and closes
+ * what was open: `{cart,[{apple,5},{pear,3}],#{owner => <<"ada">>}}` at 20 →
+ * `{cart,[{apple,5},...]}`. Text that is not a term is cut plainly with `...`.
+ */
+export function truncateTerm(term: string, max: number): string {
+  if (term.length <= max) return term;
+  const stack: string[] = [];
+  // Element boundaries (commas) with what was open there; the last whose cut fits within max wins.
+  const boundaries: Array<{ at: number; closers: string }> = [];
+  for (let i = 0; i < term.length && i < max; i++) {
+    const c = term[i];
+    if (c === '"' || c === "'") {
+      const end = skipQuoted(term, i);
+      if (end >= max) break;
+      i = end;
+    } else if (c === '<' && term[i + 1] === '<') {
+      const end = term.indexOf('>>', i + 2);
+      if (end < 0 || end + 1 >= max) break;
+      i = end + 1;
+    } else if (OPEN[c]) {
+      stack.push(OPEN[c]);
+    } else if (c === '}' || c === ']' || c === ')') {
+      stack.pop();
+    } else if (c === ',') {
+      boundaries.push({ at: i, closers: [...stack].reverse().join('') });
+    }
+  }
+  for (let j = boundaries.length - 1; j >= 0; j--) {
+    const { at, closers } = boundaries[j];
+    if (at + 1 + 3 + closers.length <= max) return `${term.slice(0, at + 1)}...${closers}`;
+  }
+  return `${term.slice(0, Math.max(0, max - 3))}...`;
 }
