@@ -1,4 +1,5 @@
 /** `npm run bench [-- name...]`: runs the benchmarks, prints their tables, writes bench/results/<name>.json. */
+import * as anomaly from './anomaly.js';
 import * as etfDecode from './etf-decode.js';
 import * as otlpDecode from './otlp-decode.js';
 import * as memoryFlood from './memory-flood.js';
@@ -15,6 +16,7 @@ const benchmarks: Record<string, { run(): Promise<string> }> = {
   processors,
   'trace-port': tracePort,
   'memory-flood': memoryFlood,
+  anomaly,
 };
 
 const wanted = process.argv.slice(2);

@@ -4,6 +4,7 @@ import { debugExporter } from '../exporters/debug/index.js';
 import { otlpExporter } from '../exporters/otlp/index.js';
 import { otlpHttpExporter } from '../exporters/otlp_http/index.js';
 import { parquetExporter } from '../exporters/parquet/index.js';
+import { anomalyProcessor } from '../processors/anomaly/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
 import { correlationProcessor } from '../processors/correlation/index.js';
 import { filterProcessor } from '../processors/filter/index.js';
@@ -22,6 +23,7 @@ export const builtinFactories: readonly ComponentFactory[] = [
   jsonlReceiver,
   otlpReceiver,
   pushReceiver,
+  anomalyProcessor,
   batchProcessor,
   correlationProcessor,
   filterProcessor,

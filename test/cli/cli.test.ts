@@ -44,7 +44,7 @@ service:
     const lines = r.stderr.split('\n');
     const expected = [
       'processors.batch.timeout: must match duration like 200ms, 5s or 1m30s',
-      'processors.bacth: unknown processor type "bacth" (known: batch, correlation, filter, memory_limiter',
+      'processors.bacth: unknown processor type "bacth" (known: anomaly, batch, correlation, filter, memory_limiter',
       'exporters.debug.format: must be one of text, json',
       'service.pipelines.p.exporters[1]: exporter "otlp" is not declared under exporters',
     ];

@@ -386,7 +386,7 @@ describe('the shipped config files', () => {
     const c = loadConfig({ files: [base, `${configDir}production.yaml`], env });
     assert.deepEqual(c.service.pipelines.default, {
       receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'],
-      processors: ['memory_limiter', 'filter/runtime_noise', 'correlation', 'privacy', 'sampling', 'batch'],
+      processors: ['memory_limiter', 'filter/runtime_noise', 'correlation', 'anomaly', 'privacy', 'sampling', 'batch'],
       exporters: ['debug', 'parquet'],
     });
     assert.deepEqual(c.exporters.parquet.retention, { spans: '7d', events: '7d', metrics: '90d', check_interval: '5m' });

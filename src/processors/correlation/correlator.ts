@@ -15,7 +15,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { Attributes, AttributeValue, ScopeEvent, Span, SpanKind } from '../../model/types.js';
-import { BoundedMap } from './bounded.js';
+import { BoundedMap } from '../../util/bounded.js';
 import { functionName, parseMfa } from './names.js';
 import { exceptionOf, isEntryPoint, readTelemetry, shapeOf, singleDurationNs } from './telemetry.js';
 import { exitSignal, firstElement, genCall, genCast, isPid, requestLabel } from '../../beam/rendered_text.js';
