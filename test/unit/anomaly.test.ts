@@ -78,6 +78,19 @@ describe('AnomalyScorer', () => {
     assert.equal(d[0].attributes['anomaly.observed'], 6, 'at the sixth crash (P(X ≥ 6 | 0.2) < 1e-6)');
   });
 
+  it('abnormal exits count per node until process.crash events show a correlation processor explains them', () => {
+    const { s } = scorer();
+    const exit = (atS: number, reason: string): ScopeEvent => ({
+      id: `x${++n}`, type: 'process.exit', schemaVersion: 1, time: T0 + BigInt(Math.round(atS * 1e9)), source: { node: 'shop@host', component: 't' },
+      pid: `<0.${n}.0>`, attributes: { 'beam.reason': reason },
+    });
+    const normal = s.process({ events: Array.from({ length: 20 }, (_, i) => exit(1 + i * 0.1, 'normal')), spans: [], metrics: [] }, 0);
+    assert.equal(normal.events.filter((e) => e.type === 'anomaly.detected').length, 0);
+    const crashes = s.process({ events: Array.from({ length: 20 }, (_, i) => exit(50 + i * 0.1, '{badarg,[]}')), spans: [], metrics: [] }, 0);
+    const d = crashes.events.filter((e) => e.type === 'anomaly.detected');
+    assert.deepEqual(d.map((e) => [e.attributes['anomaly.kind'], e.attributes['anomaly.key']]), [['crash_burst', 'exit|shop@host']]);
+  });
+
   it('max_keys: the least recently used key is evicted and counted; memory per key is fixed', () => {
     const config = { ...defaultConfig(), max_keys: 100 };
     const { s, evicted } = scorer({}, config);

@@ -56,6 +56,8 @@ interface GrowthKey {
 
 const EWMA = 0.3;
 
+const isNormalExit = (reason: string): boolean => reason === 'normal' || reason === 'shutdown' || reason.startsWith('{shutdown,');
+
 function burstExpected(k: BurstKey, prior: number): number {
   return Math.max(k.rate, prior);
 }
@@ -67,6 +69,7 @@ export class AnomalyScorer {
   private readonly lastEvent = new Map<string, number>();
   private seq = 0;
   private nowMs = 0;
+  private sawCrashEvents = false;
   private out: ScopeEvent[] = [];
 
   constructor(private readonly config: AnomalyConfig, private readonly options: AnomalyOptions) {
@@ -207,7 +210,17 @@ export class AnomalyScorer {
   private event(e: ScopeEvent): void {
     const node = e.source.node;
     switch (e.type) {
+      case 'process.exit': {
+        // Abnormal exits count only where no correlation processor explains them (it emits process.crash,
+        // keyed by initial call); otherwise every crash would be counted twice.
+        const reason = e.attributes['beam.reason'];
+        if (this.config.errors.enabled && !this.sawCrashEvents && typeof reason === 'string' && !isNormalExit(reason)) {
+          this.burst('errors', 'crash_burst', `exit|${node}`, e.time, node, e.pid ? { pid: e.pid } : {});
+        }
+        return;
+      }
       case 'process.crash':
+        this.sawCrashEvents = true;
         if (this.config.errors.enabled) {
           const who = String(e.attributes['beam.mfa'] ?? e.attributes['beam.registered_name'] ?? 'unknown');
           this.burst('errors', 'crash_burst', `crash|${node}|${who}`, e.time, node, { ...(e.pid ? { pid: e.pid } : {}), ...(e.traceId ? { traceId: e.traceId } : {}) });
