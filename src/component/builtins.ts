@@ -1,5 +1,6 @@
 /** Every built-in component type: adding one is one line here and its own folder. */
 import type { ComponentFactory } from './types.js';
+import { datadogExporter } from '../exporters/datadog/index.js';
 import { debugExporter } from '../exporters/debug/index.js';
 import { otlpExporter } from '../exporters/otlp/index.js';
 import { otlpHttpExporter } from '../exporters/otlp_http/index.js';
@@ -30,6 +31,7 @@ export const builtinFactories: readonly ComponentFactory[] = [
   memoryLimiterProcessor,
   privacyProcessor,
   samplingProcessor,
+  datadogExporter,
   debugExporter,
   otlpExporter,
   otlpHttpExporter,

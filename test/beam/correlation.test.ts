@@ -6,7 +6,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPipeline, registerComponent, silentLogger, type ScopeEvent, type Span } from '../../src/index.js';
+import { createServer } from 'node:http';
 import { Collector, until } from '../helpers.js';
+import { readTyped, type Typed } from '../exporters/msgpack_types.js';
 import { compileErlang, freePort, startErl, type ErlNode } from './erl.js';
 
 const sink = new Collector();
@@ -29,7 +31,7 @@ interface Scenario {
 }
 
 /** Where the correlated spans go: straight to the sink, or over OTLP/gRPC into a second pipeline that feeds it. */
-async function scenario(t: { after(fn: () => Promise<unknown>): void }, name: string, via: 'sink' | 'otlp' = 'sink'): Promise<Scenario> {
+async function scenario(t: { after(fn: () => Promise<unknown>): void }, name: string, via: 'sink' | 'otlp' | 'datadog' = 'sink', datadogPort = 0): Promise<Scenario> {
   const port = await freePort();
   const node = startErl(codePath, 'correlation_workload', 'main', [String(port), name]);
   nodes.push(node);
@@ -46,6 +48,7 @@ async function scenario(t: { after(fn: () => Promise<unknown>): void }, name: st
     t.after(() => downstream.shutdown());
     exporters = { otlp: { endpoint: `127.0.0.1:${grpc}` } };
   }
+  if (via === 'datadog') exporters = { correlation_sink: {}, datadog: { endpoint: `http://127.0.0.1:${datadogPort}`, timeout: '2s' } };
   const pipeline = createPipeline({
     receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}` } },
     processors: { correlation: { crash_window: '300ms' } },
@@ -189,6 +192,43 @@ describe('correlation processor on a real erl node', () => {
     assert.match(String(handling.attributes['beam.seq_trace.serial']), /^\{\d+,\d+\}$/);
     assert.equal(handling.parentSpanId, client.spanId, 'the echo handles what client_work sent');
     assert.equal(echo.traceId, client.traceId);
+  });
+
+  it('through the datadog exporter: the agent gets the structure, services, resources and errors the correlation made, 128-bit ids intact', async (t) => {
+    // A capture server stands in for the Datadog Agent (it cannot run here), answering as its API documents.
+    const payloads: Buffer[] = [];
+    const agent = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => {
+        if (req.url === '/v0.4/traces') payloads.push(Buffer.concat(chunks));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"rate_by_service":{"service:,env:":1}}');
+      });
+    });
+    await new Promise<void>((r) => agent.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => agent.close(() => r())));
+    const run = await scenario(t, 'crash', 'datadog', (agent.address() as { port: number }).port);
+    await until(() => run.events().some((e) => e.type === 'process.crash'), 10_000, 'the crash');
+    const made = run.spans();
+    const field = (s: Typed, key: string): Typed['value'] | undefined => (s.value as Array<[Typed, Typed]>).find(([k]) => k.value === key)?.[1].value;
+    const dd = () => payloads.flatMap((p) => (readTyped(p).value as Typed[]).flatMap((trace) => trace.value as Typed[]));
+    await until(() => made.length > 0 && made.every((s) => dd().some((d) => field(d, 'span_id') === BigInt(`0x${s.spanId}`))), 15_000, 'every correlated span at the agent');
+    const byId = new Map(dd().map((d) => [field(d, 'span_id') as bigint, d]));
+    for (const s of made) {
+      const d = byId.get(BigInt(`0x${s.spanId}`)) as Typed;
+      const meta = Object.fromEntries((field(d, 'meta') as Array<[Typed, Typed]>).map(([k, v]) => [k.value, v.value]));
+      assert.equal(field(d, 'parent_id'), s.parentSpanId ? BigInt(`0x${s.parentSpanId}`) : 0n, `${s.name}: parent`);
+      assert.equal(`${meta['_dd.p.tid']}${(field(d, 'trace_id') as bigint).toString(16).padStart(16, '0')}`, s.traceId, '128-bit trace id via _dd.p.tid');
+      assert.equal(field(d, 'service'), s.resource['service.name']);
+      assert.equal(field(d, 'resource'), s.name);
+      assert.equal(field(d, 'error'), s.status.code === 'error' ? 1n : 0n, `${s.name}: error flag`);
+    }
+    const crashed = made.find((s) => s.status.code === 'error' && s.attributes['beam.pid'] === run.pids.worker) as Span;
+    const d = byId.get(BigInt(`0x${crashed.spanId}`)) as Typed;
+    assert.equal(field(d, 'name'), 'beam.message');
+    const meta = Object.fromEntries((field(d, 'meta') as Array<[Typed, Typed]>).map(([k, v]) => [k.value, v.value]));
+    assert.match(String(meta['error.message']), /^\{badarith,/);
+    assert.equal(meta['error.type'], 'exit');
   });
 
   it('recursion 1000 deep and an exception unwinding through it: nested spans, the error on the frames it passed, not on the catcher', async (t) => {

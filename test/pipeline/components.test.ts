@@ -6,12 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import { connect, createServer, type Server } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createPipeline, defaultConfig, eventToJson, registerComponent, registry, silentLogger,
-  type Batch, type ComponentFactory,
+  type Batch, type ComponentFactory, type Span,
 } from '../../src/index.js';
 import { Collector, event, freePort, tempDir, until } from '../helpers.js';
 import { traceFrame } from '../beam/trace_frames.js';
@@ -53,10 +54,20 @@ before(async () => {
     service: { pipelines: { p: { receivers: ['otlp'], exporters: ['debug'] } }, telemetry: { metrics: { level: 'none' } } },
   }, { logger: silentLogger });
   await peer.start();
+  // A stand-in for the Datadog Agent's trace intake (the agent cannot run here): it accepts payloads as its API documents.
+  agent = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"rate_by_service":{}}'));
+  });
+  await new Promise<void>((resolve) => agent?.listen(0, '127.0.0.1', resolve));
+  agentPort = (agent.address() as { port: number }).port;
 });
 after(async () => {
   await peer?.shutdown();
+  agent?.close();
 });
+let agent: HttpServer | undefined;
+let agentPort = 0;
 let otlpPort = 0;
 let peerGrpc = 0;
 let peerHttp = 0;
@@ -98,6 +109,7 @@ const required: Record<string, (dir: string, kind?: string) => Record<string, un
     ? { endpoint: `127.0.0.1:${peerGrpc}` }
     : { protocols: { http: { endpoint: `127.0.0.1:${otlpPort}` } } }),
   otlp_http: () => ({ endpoint: `http://127.0.0.1:${peerHttp}` }),
+  datadog: () => ({ endpoint: `http://127.0.0.1:${agentPort}` }),
   // Its default (./data/archive) works too, but would write into the working directory.
   parquet: (dir) => ({ path: join(dir, 'archive') }),
 };
@@ -108,6 +120,16 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** What each exporter carries: spans only for datadog, events for the others. */
+function batchFor(type: string): Batch {
+  if (type !== 'datadog') return frozenBatch();
+  const span = (id: string): Span => ({
+    traceId: '5b8efff798038103d269b633813fc60c', spanId: id, name: 'GET /', spanKind: 'server', startTimeUnixNano: 1n, endTimeUnixNano: 2n,
+    attributes: {}, events: [], links: [], status: { code: 'unset' }, resource: { 'service.name': 'shop' },
+  });
+  return deepFreeze({ events: [], spans: [span('eee19b7ec3c1b173'), span('eee19b7ec3c1b174')], metrics: [] });
 }
 
 function frozenBatch(): Batch {
@@ -172,7 +194,7 @@ describe('every registered component', () => {
           await feeders[factory.type]?.();
           await until(() => sink.items - before === fed[factory.type], 5000, `the ${factory.type} receiver's data`);
         } else {
-          const batch = factory.kind === 'processor' && !factory.mutatesData ? frozenBatch() : structuredClone(frozenBatch());
+          const batch = factory.kind === 'processor' && !factory.mutatesData ? frozenBatch() : structuredClone(batchFor(factory.type));
           assert.equal((await pipeline.push(batch)).status, 'accepted');
         }
         const result = await pipeline.shutdown();
