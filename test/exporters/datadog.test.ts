@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createSocket } from 'node:dgram';
+import { agentRateFor } from '../../src/util/agent_rates.js';
 import { createPipeline, silentLogger, type Span } from '../../src/index.js';
 import { ROOT, until } from '../helpers.js';
 import { readTyped, spanShape, type Typed } from './msgpack_types.js';
@@ -148,6 +150,40 @@ describe('datadog exporter', () => {
     assert.equal(metrics(web)['_dd.top_level'], 1, 'the root is a service entry');
     assert.equal(metrics(db)['_dd.top_level'], 1, 'a child in another service is one too');
     assert.equal(metrics(web)['_sampling_priority_v1'], 1);
+    assert.equal(agentRateFor('shop', 'prod'), 0.5, 'the agent\'s rate_by_service is shared for the sampling processor');
+  });
+
+  it('metrics: gauges, count deltas of cumulative sums and anomaly counts to DogStatsD, tag sets bounded', async () => {
+    const udp = createSocket('udp4');
+    const lines: string[] = [];
+    udp.on('message', (msg) => lines.push(...msg.toString().split('\n')));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const c = await capture();
+    servers.push(c.server);
+    const p = pipeline(c.port, { metrics: true, statsd_endpoint: `127.0.0.1:${udp.address().port}`, max_tag_sets_per_metric: 2 });
+    await p.start();
+    const point = (name: string, value: number, attributes: Record<string, string | number>, type: 'gauge' | 'sum' = 'gauge') => ({
+      name, type, value, timeUnixNano: 1n, attributes, resource: { 'service.name': 'shop', 'beam.node': 'shop@host' }, ...(type === 'sum' ? { monotonic: true } : {}),
+    });
+    await p.push({
+      events: [{ id: 'a1', type: 'anomaly.detected', schemaVersion: 1, time: 1n, source: { node: 'shop@host', component: 'anomaly' }, attributes: { 'anomaly.kind': 'mailbox_growth' } }],
+      spans: [],
+      metrics: [
+        point('beam.process.message_queue_len', 12, { 'beam.pid': '<0.90.0>' }),
+        point('beam.process.message_queue_len', 7, { 'beam.pid': '<0.91.0>' }),
+        point('beam.process.message_queue_len', 3, { 'beam.pid': '<0.92.0>' }),
+        point('scope_beam.forwarder.sent', 100, {}, 'sum'),
+      ],
+    });
+    await p.push({ events: [], spans: [], metrics: [point('scope_beam.forwarder.sent', 130, {}, 'sum')] });
+    await until(() => lines.some((l) => l.startsWith('scope_beam.forwarder.sent')), 5_000, 'the count delta');
+    await p.shutdown();
+    udp.close();
+    assert.ok(lines.includes('beam.process.message_queue_len:12|g|#beam.node:shop@host,beam.pid:<0.90.0>,service:shop'), lines.join('\n'));
+    assert.ok(lines.includes('beam.process.message_queue_len:7|g|#beam.node:shop@host,beam.pid:<0.91.0>,service:shop'));
+    assert.ok(lines.includes('beam.process.message_queue_len:3|g|#beam.node:shop@host,service:shop'), 'the third tag set is over the bound: resource tags only');
+    assert.ok(lines.includes('scope_beam.forwarder.sent:30|c|#beam.node:shop@host,service:shop'), 'cumulative sums as deltas');
+    assert.ok(lines.includes('scope.anomaly.detected:1|c|#kind:mailbox_growth,beam.node:shop@host'));
   });
 
   it('503 for a while loses nothing within the queue; 400 drops the batch, counted once', async () => {

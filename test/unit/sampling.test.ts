@@ -12,6 +12,7 @@ import type { SamplingConfig } from '../../src/processors/sampling/config.js';
 import { encodeThreshold, probabilitySampler, thresholdFor } from '../../src/processors/sampling/probability.js';
 import { Sampler } from '../../src/processors/sampling/sampler.js';
 import { prng } from '../helpers.js';
+import { setAgentRates } from '../../src/util/agent_rates.js';
 
 const random = prng(9);
 const hex = (bytes: number): string => Array.from({ length: bytes }, () => Math.floor(random() * 256).toString(16).padStart(2, '0')).join('');
@@ -79,7 +80,7 @@ describe('probabilistic decision, as the Collector makes it', () => {
 
 function config(overrides: Partial<SamplingConfig> = {}): SamplingConfig {
   return {
-    sampling_percentage: 1, hash_seed: 0, sampling_precision: 4, event_sample_rate: {},
+    sampling_percentage: 1, follow_datadog_agent: false, hash_seed: 0, sampling_precision: 4, event_sample_rate: {},
     always_keep: { errors: true, crashes: true, anomaly_score: 0.8 },
     tail: { decision_wait: '10s', num_traces: 50_000, decision_cache: 100_000, policies: [{ name: 'slow', type: 'latency', threshold_ms: 500 }] },
     ...overrides,
@@ -193,6 +194,20 @@ describe('tail sampling at a 1 % base rate', () => {
     assert.equal(s.heldTraces, 100);
     assert.equal(s.evictedEarly, 50);
     assert.equal(out.spans.length, 50);
+  });
+});
+
+describe('following the Datadog agent', () => {
+  it('uses the agent\'s rate_by_service for the span\'s service and env once it answered, the configured rate before', () => {
+    const s = new Sampler(config({ tail: undefined, sampling_percentage: 100, follow_datadog_agent: true }), 0);
+    const batch = () => ({ events: [], spans: Array.from({ length: 2_000 }, () => span(hex(16), { resource: { 'service.name': 'shop', 'deployment.environment.name': 'prod' } })), metrics: [] });
+    setAgentRates({});
+    assert.equal(s.process(batch(), 0).spans.length, 2_000, 'no answer yet: the configured 100 %');
+    setAgentRates({ 'service:shop,env:prod': 0.25, 'service:,env:': 1 });
+    const kept = s.process(batch(), 0).spans.length;
+    // Binomial(2000, 0.25): sd 19.4; ±5 sd.
+    assert.ok(kept >= 403 && kept <= 597, `${kept} of 2000 kept at the agent's 25 %`);
+    setAgentRates({});
   });
 });
 

@@ -8,6 +8,9 @@ export interface DatadogExporterConfig {
   timeout: string;
   max_payload_bytes: string | number;
   headers: Record<string, string>;
+  metrics: boolean;
+  statsd_endpoint: string;
+  max_tag_sets_per_metric: number;
 }
 
 export const datadogExporterConfigSchema: JsonSchema = {
@@ -27,5 +30,14 @@ export const datadogExporterConfigSchema: JsonSchema = {
       description: 'A batch is split into payloads of whole traces below this (the agent refuses payloads over its limit, 25 MiB by default).',
     },
     headers: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Extra HTTP headers.' },
+    metrics: {
+      type: 'boolean', default: false,
+      description: 'Also send metric points (gauges; cumulative sums as count deltas) and anomaly.detected counts to DogStatsD over UDP.',
+    },
+    statsd_endpoint: { type: 'string', format: 'endpoint', default: '127.0.0.1:8125', description: 'host:port of DogStatsD (the agent\'s UDP port).' },
+    max_tag_sets_per_metric: {
+      type: 'integer', minimum: 1, default: 1000,
+      description: 'Distinct tag sets per metric name; beyond it points are sent with the resource tags only (counted), so a pid-per-tag metric cannot flood Datadog.',
+    },
   },
 };

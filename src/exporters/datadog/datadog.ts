@@ -2,9 +2,12 @@
 import type { ExportResult, ExporterContext } from '../../component/types.js';
 import { parseDuration, parseSize } from '../../config/units.js';
 import type { Batch, Span } from '../../model/types.js';
+import { setAgentRates } from '../../util/agent_rates.js';
 import type { DatadogExporterConfig } from './config.js';
 import { toDatadog, writeSpan } from './mapping.js';
 import { MsgpackWriter } from './msgpack.js';
+import { StatsdClient } from './statsd.js';
+import { parseEndpoint } from '../../config/units.js';
 
 export const TRACER_VERSION = '0.1.0';
 
@@ -61,15 +64,39 @@ export class DatadogExporter {
   private readonly delivered = new WeakMap<Batch, number>();
   /** The agent's answer: `service:<name>,env:<env>` → sample rate (for samplers that follow the agent). */
   ratesByService: Record<string, number> = {};
+  private readonly statsd?: StatsdClient;
+  /** Batches whose metrics went to DogStatsD already (a retried batch does not send them twice). */
+  private readonly statsdSent = new WeakSet<Batch>();
 
   constructor(private readonly config: DatadogExporterConfig, private readonly ctx: ExporterContext) {
     this.url = `${config.endpoint.replace(/\/+$/, '')}/v0.4/traces`;
     this.timeoutMs = parseDuration(config.timeout);
     this.maxBytes = parseSize(config.max_payload_bytes);
+    if (config.metrics) {
+      const { host, port } = parseEndpoint(config.statsd_endpoint);
+      this.statsd = new StatsdClient(host, port, config.max_tag_sets_per_metric);
+    }
+  }
+
+  shutdown(): void {
+    this.statsd?.close();
   }
 
   async export(batch: Batch): Promise<ExportResult> {
-    const unsupported = batch.events.length + batch.metrics.length;
+    let unsupported = batch.events.length + batch.metrics.length;
+    if (this.statsd && !this.statsdSent.has(batch) && (batch.metrics.length > 0 || batch.events.length > 0)) {
+      this.statsdSent.add(batch);
+      const limitedBefore = this.statsd.limited;
+      try {
+        await this.statsd.send(this.statsd.lines(batch.metrics, batch.events));
+      } catch (error) {
+        this.ctx.problems.report('statsd', 'DogStatsD send failed', { error: (error as Error).message });
+      }
+      if (this.statsd.limited > limitedBefore) {
+        this.ctx.problems.report('statsd_cardinality', 'metric points beyond max_tag_sets_per_metric sent with resource tags only', { limited: this.statsd.limited });
+      }
+      unsupported = batch.events.filter((e) => e.type !== 'anomaly.detected').length;
+    }
     const dropped = unsupported > 0 ? { dropped: { count: unsupported, reason: 'unsupported_signal' } } : {};
     if (batch.spans.length === 0) return { ok: true, ...dropped };
     const payloads = encodePayloads(batch.spans, this.maxBytes, this.config);
@@ -106,7 +133,10 @@ export class DatadogExporter {
     if (response.ok) {
       try {
         const parsed = JSON.parse(text) as { rate_by_service?: Record<string, number> };
-        if (parsed.rate_by_service) this.ratesByService = parsed.rate_by_service;
+        if (parsed.rate_by_service) {
+          this.ratesByService = parsed.rate_by_service;
+          setAgentRates(parsed.rate_by_service);
+        }
       } catch {
         // Older agents answer "OK".
       }

@@ -12,7 +12,7 @@ export const datadogExporter = defineExporter<DatadogExporterConfig>({
     const exporter = new DatadogExporter(config, ctx);
     return {
       export: (batch) => exporter.export(batch),
-      shutdown: async () => undefined,
+      shutdown: async () => exporter.shutdown(),
     };
   },
 });

@@ -17,6 +17,7 @@ export type PolicyConfig =
 export interface SamplingConfig {
   mode?: 'proportional' | 'hash_seed';
   sampling_percentage: number;
+  follow_datadog_agent: boolean;
   hash_seed: number;
   sampling_precision: number;
   event_sample_rate: Record<string, number>;
@@ -75,6 +76,10 @@ export const samplingConfigSchema: JsonSchema = {
       description: 'As the Collector\'s probabilistic_sampler: proportional (OpenTelemetry consistent sampling on the trace id\'s 56 random bits, writes ot=th:… to tracestate), or hash_seed (FNV hash of the trace id). Default: proportional, or hash_seed when hash_seed is set.',
     },
     sampling_percentage: { type: 'number', minimum: 0, maximum: 100, default: 100, description: 'Head sampling: the share of traces kept, by trace id (the same decision as the Collector\'s for the same id and percentage).' },
+    follow_datadog_agent: {
+      type: 'boolean', default: false,
+      description: 'Use the sample rate the Datadog Agent answered the datadog exporter with (rate_by_service, per service and env) instead of sampling_percentage, once it has answered.',
+    },
     hash_seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0, description: 'Seed of the hash_seed mode (the same on every instance of a tier).' },
     sampling_precision: { type: 'integer', minimum: 1, maximum: 14, default: 4, description: 'Hex digits of the threshold written to tracestate (proportional mode).' },
     event_sample_rate: {

@@ -6,6 +6,7 @@
  * samples it and none drops it. Late spans follow their trace's decision.
  */
 import type { Batch, ScopeEvent, Span } from '../../model/types.js';
+import { agentRateFor } from '../../util/agent_rates.js';
 import { anyOf } from '../../util/match.js';
 import type { PolicyConfig, SamplingConfig } from './config.js';
 import { probabilitySampler, withThreshold, type ProbabilitySampler } from './probability.js';
@@ -128,12 +129,15 @@ export class Sampler {
   private readonly crashed = new Map<string, number>();
   private readonly waitMs: number;
   private readonly tail: boolean;
+  private readonly mode: 'proportional' | 'hash_seed';
+  private readonly agentSamplers = new Map<number, ProbabilitySampler>();
   drops: Drops = new Map();
   decisions = new Map<string, number>();
   evictedEarly = 0;
 
   constructor(private readonly config: SamplingConfig, waitMs: number) {
     const mode = config.mode ?? (config.hash_seed !== 0 ? 'hash_seed' : 'proportional');
+    this.mode = mode;
     this.head = probabilitySampler(config.sampling_percentage, mode, config.sampling_precision, config.hash_seed);
     this.eventRules = Object.entries(config.event_sample_rate).map(([pattern, rate]) => ({
       match: anyOf([pattern]), rate, sampler: probabilitySampler(rate * 100, 'proportional', 14, 0),
@@ -174,9 +178,26 @@ export class Sampler {
     return kept === events ? events : kept;
   }
 
+  /** The head sampler for a span: the agent's rate for its service when following the agent, else the configured one. */
+  private headFor(span: Span | undefined): ProbabilitySampler {
+    if (!this.config.follow_datadog_agent || !span) return this.head;
+    const service = String(span.resource['service.name'] ?? '');
+    const env = String(span.resource['deployment.environment.name'] ?? span.resource['deployment.environment'] ?? '');
+    const rate = agentRateFor(service, env);
+    if (rate === undefined) return this.head;
+    let sampler = this.agentSamplers.get(rate);
+    if (!sampler) {
+      sampler = probabilitySampler(rate * 100, this.mode, this.config.sampling_precision, this.config.hash_seed);
+      if (this.agentSamplers.size > 64) this.agentSamplers.clear();
+      this.agentSamplers.set(rate, sampler);
+    }
+    return sampler;
+  }
+
   private headKeep(span: Span): Span | null {
-    if (this.head.decide(span.traceId, span.traceState)) {
-      if (this.head.th !== undefined && this.head.th !== '0') span.traceState = withThreshold(span.traceState, this.head.th);
+    const head = this.headFor(span);
+    if (head.decide(span.traceId, span.traceState)) {
+      if (head.th !== undefined && head.th !== '0') span.traceState = withThreshold(span.traceState, head.th);
       return span;
     }
     return null;
@@ -264,9 +285,10 @@ export class Sampler {
         sampled = true;
         reason = `policy:${sampler[0]}`;
       } else {
-        sampled = this.head.decide(traceId, trace.spans[0]?.traceState);
+        const head = this.headFor(trace.spans[0]);
+        sampled = head.decide(traceId, trace.spans[0]?.traceState);
         reason = 'head_probabilistic';
-        if (sampled && this.head.th !== undefined && this.head.th !== '0') for (const s of trace.spans) s.traceState = withThreshold(s.traceState, this.head.th);
+        if (sampled && head.th !== undefined && head.th !== '0') for (const s of trace.spans) s.traceState = withThreshold(s.traceState, head.th);
       }
     }
     this.decision(`${sampled ? 'sampled' : 'not_sampled'}:${reason}`);
