@@ -144,6 +144,14 @@ test('the seed encodings are valid terms', () => {
     assert.ok(r.ok, `seed ${i + 1} (${hex(buf)}) failed: ${describe(r.error)}`);
   }
   assert.equal(renderTerm(decodeTerm(SEED_TERMS[0])), '[{ok,1,-1,255,256,70000,-70000,1099511627776,-1180591620717411303424}]');
+  // Rendered as io_lib:format("~0tp") and Elixir's inspect/2 print them (both checked on OTP 25 / Elixir 1.14).
+  const elixir = { syntax: 'elixir', elixirCharlists: 'quotes' } as const;
+  assert.equal(renderTerm(decodeTerm(SEED_TERMS[4])), "['','hello world',über,'😀','Elixir.Foo']");
+  assert.equal(renderTerm(decodeTerm(SEED_TERMS[4]), undefined, elixir), '[:"", :"hello world", :über, :"😀", Foo]');
+  assert.equal(renderTerm(decodeTerm(SEED_TERMS[5])), '[<<>>,<<1,2,3>>,<<1,2:3>>,"abc",[1|2],[a,b|c],{},{a,{b}}]');
+  assert.equal(renderTerm(decodeTerm(SEED_TERMS[5]), undefined, elixir), `["", <<1, 2, 3>>, <<1, 2::size(3)>>, 'abc', [1 | 2], [:a, :b | :c], {}, {:a, {:b}}]`);
+  assert.equal(renderTerm(decodeTerm(SEED_TERMS[6])), '#{3 => "x",a => 1,{t} => #{},<<"k">> => [1.0]}');
+  assert.equal(renderTerm(decodeTerm(SEED_TERMS[6]), undefined, elixir), `%{3 => 'x', :a => 1, {:t} => %{}, "k" => [1.0]}`);
 });
 
 test('wrong version byte, empty and too-short buffers', () => {

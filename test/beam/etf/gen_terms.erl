@@ -1,16 +1,20 @@
 %% Property-style random term generator for the ETF decoder tests
-%% (test/beam/etf/etf_property.test.ts).
+%% (test/beam/etf/etf_property.test.ts) and the rendering tests
+%% (test/beam/render_property.test.ts, through render_terms.exs, which calls
+%% env/0, edge_cases/1 and gen/2).
 %%
 %% Compiled at test time with `erlc` into a temp dir, then run as
 %%
-%%   erl -noshell -pa Dir -run gen_terms main Seed N OutFile
+%%   erl +pc unicode -noshell -pa Dir -run gen_terms main Seed N OutFile
 %%
 %% It writes, for every hand-picked edge case and for N random terms, records
 %%
 %%   <<EncLen:32, Encoded:EncLen/binary, ExpLen:32, Expected:ExpLen/binary>>
 %%
 %% where Encoded = term_to_binary(T, Opts) and
-%% Expected = unicode:characters_to_binary(io_lib:format("~w", [T])).
+%% Expected = unicode:characters_to_binary(io_lib:format("~0tp", [T])), the
+%% one-line pretty form renderTerm writes (run with `+pc unicode`, so that
+%% printable Unicode text shows as text).
 %%
 %% Record number K (0-based, over the whole file) is always encoded with
 %% lists:nth(K rem 6 + 1, options()): every edge case is written once per
@@ -18,7 +22,7 @@
 %% On success it prints `records=R edge=E random=N` and halts with 0; any
 %% crash halts with 2.
 -module(gen_terms).
--export([main/1, options/0]).
+-export([main/1, options/0, env/0, edge_cases/1, gen/2]).
 
 -define(DEFAULT_N, 4000).
 
@@ -45,6 +49,8 @@ main(Args) ->
     end.
 
 run(Seed, N, Out) ->
+    %% ~0tp shows text as text only for what io:printable_range() allows.
+    unicode = io:printable_range(),
     _ = rand:seed(exsss, {Seed, Seed * 7919 + 1, Seed * 104729 + 2}),
     Env = env(),
     Edge = edge_cases(Env),
@@ -59,7 +65,7 @@ run(Seed, N, Out) ->
 
 record(T, Opts) ->
     Enc = term_to_binary(T, Opts),
-    Exp = unicode:characters_to_binary(io_lib:format("~w", [T])),
+    Exp = unicode:characters_to_binary(io_lib:format("~0tp", [T])),
     true = is_binary(Exp),
     [<<(byte_size(Enc)):32>>, Enc, <<(byte_size(Exp)):32>>, Exp].
 
