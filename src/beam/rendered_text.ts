@@ -1,57 +1,62 @@
 /**
- * Small readers for Erlang terms as the receivers render them (`~w`-style
- * text): taking a tuple apart at its top level (gen_server call tags, EXIT
- * signals, request names for correlation) and cutting one to size while
- * keeping it well formed (privacy).
+ * Small readers for Erlang terms as the receivers render them, in either
+ * syntax the renderer writes:
+ *
+ * - Erlang, as `io_lib:format("~0tp", [T])`: `<<"text">>`, `<<"tëxt"/utf8>>`,
+ *   `<<1,2,3>>`, `"charlist"`, `'Quoted'` atoms, `#{k => v}`, `<0.80.0>`,
+ *   `<cli@host.98.0>`, `#Ref<0.1.2.3>`, truncation as a `...` element;
+ * - Elixir, as `inspect/2`: `"text"`, `<<1, 2, 3>>`, `:atom`, `:"Quoted"`,
+ *   `Foo.Bar`, `~c"abc"` / `'abc'`, `[password: "x"]`, `%{k => v}`,
+ *   `%Mod{…}`, `#PID<0.80.0>`, `#Name<…>`;
+ *
+ * and the older `~w` form (binaries as byte lists). Two kinds of reader: a
+ * lenient scanner that only tracks nesting and quoting (taking a tuple apart at
+ * its top level for correlation, cutting a term to size while keeping it well
+ * formed), and a parser into a syntax tree that knows where every string,
+ * atom and number is (privacy), which refuses text that is no term.
  */
+import { BARE_PID, escapeEnd, scanText, skipQuoted } from './term_scan.js';
+import { parseTerm } from './term_parse.js';
 
-/** The top-level elements of a rendered tuple `{A,B,…}`, or null when the text is not one. */
+export { skipQuoted } from './term_scan.js';
+
+/** The top-level elements of a rendered tuple `{A,B,…}` / `{a, b}`, or null when the text is not one. */
 export function tupleElements(text: string): string[] | null {
   if (text[0] !== '{' || text[text.length - 1] !== '}') return null;
   const out: string[] = [];
-  let depth = 0;
   let start = 1;
-  for (let i = 1; i < text.length - 1; i++) {
-    const c = text[i];
-    if (c === '"' || c === "'") {
-      i = skipQuoted(text, i);
-    } else if (c === '<' && text[i + 1] === '<') {
-      // A binary: its bytes are separated by commas of their own.
-      const end = text.indexOf('>>', i + 2);
-      if (end < 0) return null;
-      i = end + 1;
-    } else if (c === '{' || c === '[' || c === '(') {
-      depth++;
-    } else if (c === '}' || c === ']' || c === ')') {
-      depth--;
-    } else if (c === ',' && depth === 0) {
-      out.push(text.slice(start, i));
-      start = i + 1;
+  let closedAt = -1;
+  const ok = scanText(text, 0, (event, at, stack) => {
+    if (event === 'comma' && stack.length === 1) {
+      out.push(text.slice(start, at).trim());
+      start = at + 1;
+    } else if (event === 'close' && stack.length === 0) {
+      closedAt = at;
+      return true;
     }
-  }
-  if (depth !== 0) return null;
-  if (text.length > 2) out.push(text.slice(start, text.length - 1));
+    return false;
+  });
+  // The tuple must close exactly at the end of the text.
+  if (!ok || closedAt !== text.length - 1) return null;
+  if (text.length > 2) out.push(text.slice(start, text.length - 1).trim());
   return out;
 }
 
-export function skipQuoted(text: string, open: number): number {
-  const quote = text[open];
-  for (let i = open + 1; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === quote) return i;
-  }
-  return text.length;
-}
+const PID = /^(?:#PID)?<[^<>\s,"']+\.\d+\.\d+>$/;
 
-const PID = /^<\d+\.\d+\.\d+>$/;
-
+/** A pid in either syntax, local or remote: `<0.80.0>`, `<cli@host.98.0>`, `#PID<0.80.0>`. */
 export function isPid(text: string): boolean {
   return PID.test(text);
 }
 
-/** `{'$gen_call',{<0.90.0>,Tag},Request}` → its parts; null for any other message. */
+/** Whether a tuple starts with the tag `erlangAtom` (`'$gen_call'`, `'EXIT'`) in either syntax. */
+function tagged(message: string, erlang: string, elixir: string): boolean {
+  return message.startsWith(`{${erlang},`) || message.startsWith(`{${elixir},`);
+}
+
+/** `{'$gen_call',{<0.90.0>,Tag},Request}` (or `{:"$gen_call", {#PID<0.90.0>, Tag}, request}`) → its parts; null for any other message. */
 export function genCall(message: string): { caller: string; tag: string; request: string } | null {
-  if (!message.startsWith("{'$gen_call',")) return null;
+  if (!tagged(message, "'$gen_call'", ':"$gen_call"')) return null;
   const parts = tupleElements(message);
   if (!parts || parts.length !== 3) return null;
   const from = tupleElements(parts[1]);
@@ -61,14 +66,14 @@ export function genCall(message: string): { caller: string; tag: string; request
 
 /** `{'$gen_cast',Request}` → Request. */
 export function genCast(message: string): string | null {
-  if (!message.startsWith("{'$gen_cast',")) return null;
+  if (!tagged(message, "'$gen_cast'", ':"$gen_cast"')) return null;
   const parts = tupleElements(message);
   return parts && parts.length === 2 ? parts[1] : null;
 }
 
-/** `{'EXIT',<0.90.0>,Reason}` (a trapped exit signal) → the pid that exited. */
+/** `{'EXIT',<0.90.0>,Reason}` / `{:EXIT, #PID<0.90.0>, reason}` (a trapped exit signal) → the pid that exited. */
 export function exitSignal(message: string): string | null {
-  if (!message.startsWith("{'EXIT',")) return null;
+  if (!tagged(message, "'EXIT'", ':EXIT')) return null;
   const parts = tupleElements(message);
   return parts && parts.length === 3 && isPid(parts[1]) ? parts[1] : null;
 }
@@ -76,63 +81,76 @@ export function exitSignal(message: string): string | null {
 /** The first element of a tuple message (a gen_server reply's tag), or null. Scans only as far as that element. */
 export function firstElement(message: string): string | null {
   if (message[0] !== '{' || message[message.length - 1] !== '}') return null;
-  let depth = 0;
-  for (let i = 1; i < message.length - 1; i++) {
-    const c = message[i];
-    if (c === '"' || c === "'") i = skipQuoted(message, i);
-    else if (c === '<' && message[i + 1] === '<') {
-      const end = message.indexOf('>>', i + 2);
-      if (end < 0) return null;
-      i = end + 1;
-    } else if (c === '{' || c === '[' || c === '(') depth++;
-    else if (c === '}' || c === ']' || c === ')') depth--;
-    else if (c === ',' && depth === 0) return message.slice(1, i);
-  }
-  return message.length > 2 ? message.slice(1, message.length - 1) : null;
+  let first: string | null = null;
+  const ok = scanText(message, 0, (event, at, stack) => {
+    if (event === 'comma' && stack.length === 1) {
+      first = message.slice(1, at).trim();
+      return true;
+    }
+    return false;
+  });
+  if (!ok) return null;
+  if (first !== null) return first;
+  return message.length > 2 ? message.slice(1, message.length - 1).trim() : null;
 }
 
-/** A low-cardinality label for a request: its atom, or the atom heading its tuple (`{add,apple,5}` → `add`). */
+/** A low-cardinality label for a request: its atom, or the atom heading its tuple (`{add,apple,5}`, `{:add, :apple, 5}` → `add`). */
 export function requestLabel(request: string): string | undefined {
-  const atom = /^[a-z][A-Za-z0-9_@]*$/;
-  if (atom.test(request)) return request;
+  const atom = /^:?([a-z][A-Za-z0-9_@]*)$/;
+  const m = atom.exec(request);
+  if (m) return m[1];
   const parts = tupleElements(request);
-  if (parts && parts.length > 0 && atom.test(parts[0])) return parts[0];
-  return undefined;
+  const head = parts && parts.length > 0 ? atom.exec(parts[0]) : null;
+  return head ? head[1] : undefined;
 }
-
-const OPEN: Record<string, string> = { '{': '}', '[': ']', '(': ')' };
 
 /**
- * Cuts a rendered term to about `max` bytes at an element boundary and closes
- * what was open: `{cart,[{apple,5},{pear,3}],#{owner => <<"ada">>}}` at 20 →
- * `{cart,[{apple,5},...]}`. Text that is not a term is cut plainly with `...`.
+ * Cuts a rendered term to about `max` bytes and closes what was open, so it
+ * stays well formed: at an element boundary (`{cart,[{apple,5},{pear,3}],#{owner
+ * => <<"ada">>}}` at 24 → `{cart,[{apple,5},...]}`, Elixir `[1, 2, ...]`),
+ * or inside the string that runs past the limit (`{msg,<<"a long te...">>}`),
+ * or just after an opener (`{...}`); a term with no such place (one long
+ * atom) becomes `...`. Text that is not a term is cut plainly with `...`.
  */
 export function truncateTerm(term: string, max: number): string {
   if (term.length <= max) return term;
-  const stack: string[] = [];
-  // Element boundaries (commas) with what was open there; the last whose cut fits within max wins.
-  const boundaries: Array<{ at: number; closers: string }> = [];
-  for (let i = 0; i < term.length && i < max; i++) {
-    const c = term[i];
-    if (c === '"' || c === "'") {
-      const end = skipQuoted(term, i);
-      if (end >= max) break;
-      i = end;
-    } else if (c === '<' && term[i + 1] === '<') {
-      const end = term.indexOf('>>', i + 2);
-      if (end < 0 || end + 1 >= max) break;
-      i = end + 1;
-    } else if (OPEN[c]) {
-      stack.push(OPEN[c]);
-    } else if (c === '}' || c === ']' || c === ')') {
-      stack.pop();
-    } else if (c === ',') {
-      boundaries.push({ at: i, closers: [...stack].reverse().join('') });
+  let best: string | undefined;
+  let fallback: string | undefined;
+  const closing = (stack: readonly string[]): string => {
+    let s = '';
+    for (let j = stack.length - 1; j >= 0; j--) s += stack[j];
+    return s;
+  };
+  scanText(term, 0, (event, at, stack, end) => {
+    if (at >= max) return true;
+    if (event === 'comma') {
+      const cut = `${term.slice(0, at + 1)}${term[at + 1] === ' ' ? ' ' : ''}...${closing(stack)}`;
+      if (cut.length <= max) best = cut;
+    } else if (event === 'open') {
+      const cut = `${term.slice(0, at + 1)}...${closing(stack)}`;
+      if (cut.length <= max) fallback = cut;
+    } else if (event === 'string' && end < term.length && end + 1 + closing(stack).length > max) {
+      // The string runs past the limit: cut inside it, at a character boundary.
+      const quote = term[at];
+      const utf8 = stack[stack.length - 1] === '>>' && term.startsWith('/utf8', end + 1) ? '/utf8' : '';
+      const suffix = `...${quote}${utf8}${closing(stack)}`;
+      const limit = max - suffix.length;
+      let cutAt = -1;
+      for (let j = at + 1; j < end && j <= limit;) {
+        cutAt = j;
+        if (term[j] === '\\') j = escapeEnd(term, j, end);
+        else {
+          const code = term.charCodeAt(j);
+          j += code >= 0xd800 && code <= 0xdbff ? 2 : 1;
+        }
+        if (j <= limit && j <= end) cutAt = j;
+      }
+      if (cutAt > at + 1) best = `${term.slice(0, cutAt)}${suffix}`;
+      return true;
     }
-  }
-  for (let j = boundaries.length - 1; j >= 0; j--) {
-    const { at, closers } = boundaries[j];
-    if (at + 1 + 3 + closers.length <= max) return `${term.slice(0, at + 1)}...${closers}`;
-  }
-  return `${term.slice(0, Math.max(0, max - 3))}...`;
+    return false;
+  });
+  if (best !== undefined || fallback !== undefined) return (best ?? fallback) as string;
+  // Nothing to cut at (one long atom or number): a term becomes its `...` element, other text is cut plainly.
+  return parseTerm(term) ? '...' : `${term.slice(0, Math.max(0, max - 3))}...`;
 }

@@ -31,13 +31,18 @@ describe('privacy detectors', () => {
     assert.equal(scan('key AKIAIOSFODNN7EXAMPLE used'), 'key **** used');
   });
 
-  it('password-like keys anywhere in a rendered Erlang or Elixir term', () => {
-    assert.equal(scan('#{password => <<"hunter2">>,user => <<"ada">>}'), '#{password => ****,user => <<"ada">>}');
-    assert.equal(scan('%{"token" => "s3cr3t", "id" => 7}'), '%{"token" => ****, "id" => 7}');
-    assert.equal(scan('[password: "hunter2", remember: true]'), '[password: ****, remember: true]');
-    assert.equal(scan('{login,[{password,"hunter2"},{user,"ada"}]}'), '{login,[{password,****},{user,"ada"}]}');
-    assert.equal(scan("{'$gen_call',{<0.90.0>,#Ref<0.1.2.3>},{auth,#{api_key => secret_atom}}}"), "{'$gen_call',{<0.90.0>,#Ref<0.1.2.3>},{auth,#{api_key => ****}}}");
+  it('password-like keys anywhere in a rendered Erlang or Elixir term: the value masked, of the same kind', () => {
+    assert.equal(scan('#{password => <<"hunter2">>,user => <<"ada">>}'), '#{password => <<"****">>,user => <<"ada">>}');
+    assert.equal(scan('%{"token" => "s3cr3t", "id" => 7}'), '%{"token" => "****", "id" => 7}');
+    assert.equal(scan('[password: "hunter2", remember: true]'), '[password: "****", remember: true]');
+    assert.equal(scan('{login,[{password,"hunter2"},{user,"ada"}]}'), '{login,[{password,"****"},{user,"ada"}]}');
+    assert.equal(scan('{login,[{:password, ~c"hunter2"}, {:user, "ada"}]}'), '{login,[{:password, ~c"****"}, {:user, "ada"}]}');
+    assert.equal(scan("{'$gen_call',{<0.90.0>,#Ref<0.1.2.3>},{auth,#{api_key => secret_atom}}}"), "{'$gen_call',{<0.90.0>,#Ref<0.1.2.3>},{auth,#{api_key => '****'}}}");
+    assert.equal(scan('%{api_key: :secret_atom, token: nil}'), '%{api_key: :"****", token: nil}', 'an atom stays an atom; nil says nothing');
+    assert.equal(scan('#{db_password => <<104,117,110,116,101,114,50>>}'), '#{db_password => <<"****">>}', 'a binary written as bytes');
+    assert.equal(scan('#{password => 1234}'), '#{password => 1234}', 'numbers are never secrets');
     assert.equal(scan('user=ada&password=hunter2'), 'user=ada&password=****');
+    assert.equal(scan('{"user":"ada","password":"hunter2"}'), '{"user":"ada","password":"****"}', 'JSON');
   });
 
   it('hash: salted, equal values hash equal; drop removes the attribute', () => {
@@ -94,7 +99,8 @@ describe('sanitizers and truncation', () => {
       assert.ok(t.endsWith('...') || opens === closes, `${t} is balanced`);
     }
     assert.equal(truncateTerm(term, 1000), term);
-    assert.equal(truncateTerm('"a long plain string without commas"', 10), '"a long...');
+    assert.equal(truncateTerm('"a long quoted string without commas"', 10), '"a lon..."', 'cut inside the string, which stays closed');
+    assert.equal(truncateTerm('a long plain text without commas', 10), 'a long ...', 'text that is no term is cut plainly');
     const r = new Redactor(config({ max_term_bytes: 24 }));
     assert.equal(r.attributes({ 'beam.message': term }).attributes['beam.message'], '{cart,[{apple,5},...]}');
   });

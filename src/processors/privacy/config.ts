@@ -1,5 +1,5 @@
 import type { JsonSchema } from '../../model/schemas.js';
-import { DETECTOR_NAMES } from './detectors.js';
+import { DEFAULT_SECRET_FUNCTIONS, DETECTOR_NAMES } from './detectors.js';
 
 export type PrivacyAction = 'mask' | 'hash' | 'drop';
 
@@ -15,6 +15,10 @@ export interface PrivacyConfig {
   blocked_keys: Array<string | KeyRule>;
   blocked_values: Array<string | ValueRule>;
   detectors: Record<string, boolean | DetectorSetting>;
+  /** Literal secret values (the distribution cookie, …), masked wherever they appear; defaults to none. */
+  secrets?: string[];
+  /** Functions whose arguments and return values are secrets (secret_args); defaults to DEFAULT_SECRET_FUNCTIONS. */
+  secret_functions?: string[];
   db_sanitizer: { enabled: boolean; keys: string[] };
   url_sanitizer: { enabled: boolean; keys: string[] };
   max_term_bytes: number;
@@ -68,7 +72,15 @@ export const privacyConfigSchema: JsonSchema = {
       properties: Object.fromEntries(DETECTOR_NAMES.map((name) => [name, {
         oneOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, action } }],
       }])),
-      description: `Built-in detectors, all on by default: ${DETECTOR_NAMES.join(', ')}. Each is true/false or {enabled, action}. password_keys also treats attribute keys named like secrets (password, token, authorization, cookie, …) as blocked.`,
+      description: `Built-in detectors, all on by default: ${DETECTOR_NAMES.join(', ')}. Each is true/false or {enabled, action}. password_keys also treats attribute keys named like secrets (password, token, authorization, cookie, …) as blocked; distribution_cookie finds atoms of exactly 20 uppercase letters (what auth makes a cookie of); secret_args masks every string literal in the arguments and return value of the functions in secret_functions.`,
+    },
+    secrets: {
+      type: 'array', default: [], items: { type: 'string' },
+      description: 'Literal secret values, such as the node\'s distribution cookie ("${env:RELEASE_COOKIE}"): masked wherever they appear in a string value, in any quoting (\'COOKIE\', :"COOKIE", <<"COOKIE">>, escaped inside a binary, a byte list). Empty values (an unset ${env:X:-}) are ignored; values shorter than 4 characters are refused.',
+    },
+    secret_functions: {
+      type: 'array', items: { type: 'string', minLength: 1 }, default: DEFAULT_SECRET_FUNCTIONS,
+      description: 'Functions that take secrets, for the secret_args detector: patterns (exact, glob with *, or /regex/) matched against the function name (check_password) and against the whole beam.mfa (my_auth:check_password/2). Their function.call beam.args, function.return beam.return and function.exception beam.reason, and the beam.args/beam.return/beam.reason/exception.message of spans whose code.function or name matches, have every string literal masked.',
     },
     db_sanitizer: {
       type: 'object', additionalProperties: false, default: {},

@@ -2,21 +2,36 @@
  * Redaction of events, spans (attributes, span events, links, status
  * messages), metric points and resources. Everything is compiled once: key
  * decisions are cached per key, so no regular expression runs on a key
- * already decided; value detectors run once per string value.
+ * already decided; value detectors run once per string value (and once per
+ * string, atom or binary inside a rendered term, see terms.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { map, type OperatorFunction } from 'rxjs';
 import type { AttributeValue, Attributes, Batch } from '../../model/types.js';
 import { anyOf, type StringMatcher } from '../../util/match.js';
 import type { PrivacyAction, PrivacyConfig } from './config.js';
-import { DETECTORS, mergeFindings, SECRET_KEY_PATTERN, type Detector, type Finding } from './detectors.js';
+import {
+  COOKIE_SHAPE, DEFAULT_SECRET_FUNCTIONS, DETECTOR_HINTS, DETECTORS, literalDetector, SECRET_KEY_PATTERN, type Detector,
+} from './detectors.js';
 import { truncateTerm } from '../../beam/rendered_text.js';
+import { decodeQuoted } from '../../beam/term_strings.js';
 import { sanitizeSql, sanitizeUrl } from './sanitize.js';
+import { applyEdits, TermScanner } from './terms.js';
 
 type KeyDecision =
   | { kind: 'remove' }
   | { kind: 'block'; action: PrivacyAction; reason: string }
-  | { kind: 'scan'; sql: boolean; url: boolean; maxBytes: number };
+  | { kind: 'scan'; sql: boolean; url: boolean; maxBytes: number; cookie: boolean };
+
+/** Attribute keys whose every string literal is a secret when the function is one that takes secrets, by event type. */
+const SECRET_ARG_KEYS: Record<string, ReadonlySet<string>> = {
+  'function.call': new Set(['beam.args']),
+  'function.return': new Set(['beam.return']),
+  'function.exception': new Set(['beam.reason']),
+};
+/** A span name that is a function's: `cart:add/2`, `Shop.Cart.add/2`, `'Elixir.A':f/1`. */
+const MFA_NAME = /^[^\s/]+[:.][^\s:./]+\/\d+$|^'[^']*':[^\s/]+\/\d+$/;
+const SECRET_SPAN_KEYS: ReadonlySet<string> = new Set(['beam.args', 'beam.return', 'beam.reason', 'exception.message']);
 
 interface ValueScanner {
   name: string;
@@ -37,6 +52,14 @@ export class Redactor {
   private readonly urlKeys: Set<string>;
   private readonly termKeys: Set<string>;
   private readonly stateKeys: Set<string>;
+  private readonly terms: TermScanner;
+  private readonly actions = new Map<string, PrivacyAction>();
+  private readonly cookie: boolean;
+  /** Matches functions that take secrets; undefined when secret_args is off. */
+  private readonly secretFunction?: StringMatcher;
+  private readonly secretFunctions = new Map<string, boolean>();
+  /** Set when a finding's action is drop, during one scanString. */
+  private dropped = false;
   /** Redactions since the last take(), by reason. */
   private counts = new Map<string, number>();
 
@@ -47,28 +70,51 @@ export class Redactor {
       return { match: anyOf([r.key]), action: r.action ?? config.action };
     });
     this.scanners = [];
-    for (const [name, detect] of Object.entries(DETECTORS)) {
+    const enabled = (name: string): PrivacyAction | undefined => {
       const setting = config.detectors[name];
-      const enabled = setting === undefined || setting === true || (typeof setting === 'object' && setting.enabled !== false);
-      if (!enabled) continue;
-      const action = typeof setting === 'object' && setting.action ? setting.action : config.action;
-      this.scanners.push({ name, action, detect });
+      const on = setting === undefined || setting === true || (typeof setting === 'object' && setting.enabled !== false);
+      if (!on) return undefined;
+      return typeof setting === 'object' && setting.action ? setting.action : config.action;
+    };
+    for (const [name, detect] of Object.entries(DETECTORS)) {
+      const action = enabled(name);
+      if (action) this.scanners.push({ name, action, detect });
     }
-    for (const rule of config.blocked_values) {
+    const secrets = (config.secrets ?? []).map(String).filter((v) => v.length > 0);
+    if (secrets.length > 0) this.scanners.push({ name: 'secrets', action: config.action, detect: literalDetector(secrets) });
+    const argsAction = enabled('secret_args');
+    if (argsAction) {
+      this.actions.set('secret_args', argsAction);
+      this.secretFunction = anyOf(config.secret_functions ?? DEFAULT_SECRET_FUNCTIONS);
+    }
+    for (const [i, rule] of config.blocked_values.entries()) {
       const r = typeof rule === 'string' ? { pattern: rule } : rule;
       const re = new RegExp(r.pattern, 'g');
+      // Each rule has its own action: findings name the rule, and count as blocked_value.
+      const name = `blocked_value#${i}`;
       this.scanners.push({
-        name: 'blocked_value', action: r.action ?? config.action,
+        name, action: r.action ?? config.action,
         detect: (text, out) => {
           re.lastIndex = 0;
           for (let m = re.exec(text); m !== null; m = re.exec(text)) {
             if (m[0].length === 0) re.lastIndex++;
-            else out.push({ start: m.index, end: m.index + m[0].length, detector: 'blocked_value' });
+            else out.push({ start: m.index, end: m.index + m[0].length, detector: name });
           }
         },
       });
     }
     this.secretKeys = this.scanners.some((s) => s.name === 'password_keys');
+    this.cookie = this.scanners.some((s) => s.name === 'distribution_cookie');
+    for (const sc of this.scanners) if (!this.actions.has(sc.name)) this.actions.set(sc.name, sc.action);
+    this.terms = new TermScanner({
+      detectors: this.scanners,
+      hints: this.scanners.map((sc) => DETECTOR_HINTS[sc.name]),
+      anyText: this.scanners.filter((sc) => sc.name === 'secrets' || sc.name.startsWith('blocked_value')),
+      passwordKeys: this.secretKeys,
+      cookie: this.cookie,
+      replacement: (detector, secret) => this.replacementFor(detector, secret),
+      count: (detector) => this.count(detector),
+    });
     this.salt = config.hash_salt ?? randomBytes(16).toString('hex');
     this.sqlKeys = new Set(config.db_sanitizer.enabled ? config.db_sanitizer.keys : []);
     this.urlKeys = new Set(config.url_sanitizer.enabled ? config.url_sanitizer.keys : []);
@@ -82,14 +128,16 @@ export class Redactor {
     return c;
   }
 
-  private count(reason: string, n = 1): void {
+  private count(detector: string, n = 1): void {
+    const hash = detector.indexOf('#');
+    const reason = hash < 0 ? detector : detector.slice(0, hash);
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
   }
 
   private decide(key: string): KeyDecision {
     let d = this.decisions.get(key);
     if (d) return d;
-    if (key === REDACTED_COUNT) d = { kind: 'scan', sql: false, url: false, maxBytes: 0 };
+    if (key === REDACTED_COUNT) d = { kind: 'scan', sql: false, url: false, maxBytes: 0, cookie: false };
     else if (this.allowed && !this.allowed(key)) d = { kind: 'remove' };
     else {
       const rule = this.blocked.find((b) => b.match(key));
@@ -99,6 +147,7 @@ export class Redactor {
         d = {
           kind: 'scan', sql: this.sqlKeys.has(key), url: this.urlKeys.has(key),
           maxBytes: this.stateKeys.has(key) ? this.config.max_state_bytes : this.termKeys.has(key) ? this.config.max_term_bytes : 0,
+          cookie: this.cookie && /cookie/i.test(key),
         };
       }
     }
@@ -118,8 +167,12 @@ export class Redactor {
     return action === 'hash' ? this.hash(secret) : this.config.mask;
   }
 
-  /** A string with every finding replaced; `null` when a finding's action is drop. */
-  scanString(value: string, decision?: Extract<KeyDecision, { kind: 'scan' }>): string | null {
+  /**
+   * A string with every finding replaced; `null` when a finding's action is
+   * drop. With `secretLiterals` (a secret function's arguments), every string
+   * literal in it is a secret too.
+   */
+  scanString(value: string, decision?: Extract<KeyDecision, { kind: 'scan' }>, secretLiterals = false): string | null {
     let v = value;
     if (decision?.sql) {
       const s = sanitizeSql(v);
@@ -131,27 +184,17 @@ export class Redactor {
       if (s !== v) this.count('url_sanitizer');
       v = s;
     }
-    let findings: Finding[] = [];
-    const actions = new Map<string, PrivacyAction>();
-    for (const s of this.scanners) {
-      const before = findings.length;
-      s.detect(v, findings);
-      if (findings.length > before) actions.set(s.name, s.action);
+    this.dropped = false;
+    if (decision?.cookie && COOKIE_SHAPE.test(v)) {
+      // A bare cookie under a key that says cookie.
+      this.count('distribution_cookie');
+      const replaced = this.replacementFor('distribution_cookie', v);
+      return this.dropped ? null : replaced;
     }
     // A value a sanitizer already replaced (`token=?`) is no secret any more.
-    if (findings.length > 0 && (decision?.sql || decision?.url)) findings = findings.filter((f) => v.slice(f.start, f.end) !== '?');
-    if (findings.length > 0) {
-      for (const f of findings) this.count(f.detector);
-      if ([...actions.values()].includes('drop')) return null;
-      const merged = mergeFindings(findings);
-      let out = '';
-      let at = 0;
-      for (const f of merged) {
-        out += v.slice(at, f.start) + this.replacement(actions.get(f.detector) ?? this.config.action, v.slice(f.start, f.end));
-        at = f.end;
-      }
-      v = out + v.slice(at);
-    }
+    const edits = this.terms.scan(v, secretLiterals, decision?.sql || decision?.url ? '?' : undefined);
+    if (this.dropped) return null;
+    if (edits.length > 0) v = applyEdits(v, edits);
     if (decision && decision.maxBytes > 0 && v.length > decision.maxBytes) {
       v = truncateTerm(v, decision.maxBytes);
       this.count('truncated');
@@ -159,8 +202,53 @@ export class Redactor {
     return v;
   }
 
+  private replacementFor(detector: string, secret: string): string {
+    const action = this.actions.get(detector) ?? this.config.action;
+    if (action === 'drop') this.dropped = true;
+    return this.replacement(action, secret);
+  }
+
+  /**
+   * The attribute keys of an event whose string literals are all secrets: the
+   * arguments (return value, exception reason) of a function that takes them.
+   */
+  secretKeysOf(type: string, attributes: Attributes): ReadonlySet<string> | undefined {
+    if (!this.secretFunction) return undefined;
+    const keys = SECRET_ARG_KEYS[type];
+    if (!keys) return undefined;
+    const mfa = attributes['beam.mfa'];
+    return typeof mfa === 'string' && this.takesSecrets(mfa) ? keys : undefined;
+  }
+
+  /**
+   * The same for a span, by its `code.function` / `code.function.name`
+   * attribute, or its name when that is a function's (`my_auth:check_password/2`,
+   * as correlation names function spans; not `POST /api/token`).
+   */
+  secretKeysOfSpan(name: string, attributes: Attributes): ReadonlySet<string> | undefined {
+    if (!this.secretFunction) return undefined;
+    for (const candidate of [attributes['code.function'], attributes['code.function.name'], MFA_NAME.test(name) ? name : undefined]) {
+      if (typeof candidate === 'string' && candidate.length > 0 && this.takesSecrets(candidate)) return SECRET_SPAN_KEYS;
+    }
+    return undefined;
+  }
+
+  /** Whether a function (`check_password`, `my_auth:check_password/2`, `MyApp.Auth.check_password/2`) matches secret_functions. */
+  takesSecrets(mfa: string): boolean {
+    let known = this.secretFunctions.get(mfa);
+    if (known !== undefined) return known;
+    const match = this.secretFunction;
+    known = false;
+    if (match) {
+      const name = functionName(mfa);
+      known = match(mfa) || (name !== undefined && (match(name) || match(mfa.replace(/\/\d+$/, ''))));
+    }
+    if (this.secretFunctions.size < 10_000) this.secretFunctions.set(mfa, known);
+    return known;
+  }
+
   /** Redacted attributes (the same object when nothing changed) and how many values were acted on. */
-  attributes(attrs: Attributes): { attributes: Attributes; redacted: number } {
+  attributes(attrs: Attributes, secretKeys?: ReadonlySet<string>): { attributes: Attributes; redacted: number } {
     let out: Attributes | undefined;
     let redacted = 0;
     for (const key in attrs) {
@@ -174,7 +262,7 @@ export class Redactor {
         this.count(d.reason);
         next = d.action === 'drop' ? undefined : this.replacement(d.action, typeof value === 'string' ? value : JSON.stringify(value, bigintJson));
       } else {
-        next = this.value(value, d);
+        next = this.value(value, d, secretKeys?.has(key) ?? false);
       }
       if (next !== value) {
         out ??= { ...attrs };
@@ -186,16 +274,16 @@ export class Redactor {
     return { attributes: out ?? attrs, redacted };
   }
 
-  private value(value: AttributeValue, d: Extract<KeyDecision, { kind: 'scan' }>): AttributeValue | undefined {
+  private value(value: AttributeValue, d: Extract<KeyDecision, { kind: 'scan' }>, secretLiterals: boolean): AttributeValue | undefined {
     if (typeof value === 'string') {
-      const s = this.scanString(value, d);
+      const s = this.scanString(value, d, secretLiterals);
       return s === null ? undefined : s;
     }
     if (Array.isArray(value)) {
       let changed = false;
       const items: AttributeValue[] = [];
       for (const item of value) {
-        const next = this.value(item, d);
+        const next = this.value(item, d, secretLiterals);
         if (next !== item) changed = true;
         if (next !== undefined) items.push(next);
       }
@@ -210,6 +298,24 @@ export class Redactor {
 }
 
 const bigintJson = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v.toString() : v);
+
+/** The function's name in a rendered MFA: `my_auth:check_password/2`, `'Elixir.A':'f'/1`, `MyApp.Auth.check_password/2` → the function; undefined when there is no module part. */
+export function functionName(mfa: string): string | undefined {
+  const text = mfa.replace(/\/\d+$/, '');
+  if (text.endsWith("'") || text.endsWith('"')) {
+    const quote = text[text.length - 1];
+    let open = -1;
+    for (let i = text.length - 2; i >= 0; i--) {
+      if (text[i] === quote && text[i - 1] !== '\\') {
+        open = i;
+        break;
+      }
+    }
+    return open > 0 ? decodeQuoted(text, open + 1, text.length - 1).text : undefined;
+  }
+  const m = /[:.]([^:.'"\s]+)$/.exec(text);
+  return m ? m[1] : undefined;
+}
 
 /** Redacts a batch in place (the pipeline gives a mutating processor its own copy when a batch is shared). */
 export function redactBatch(r: Redactor, batch: Batch): void {
@@ -230,7 +336,7 @@ export function redactBatch(r: Redactor, batch: Batch): void {
   };
 
   for (const e of batch.events) {
-    const a = r.attributes(e.attributes);
+    const a = r.attributes(e.attributes, r.secretKeysOf(e.type, e.attributes));
     let n = a.redacted;
     if (typeof e.body === 'string') {
       const body = r.scanString(e.body);
@@ -243,11 +349,12 @@ export function redactBatch(r: Redactor, batch: Batch): void {
     e.attributes = mark(a.attributes, n);
   }
   for (const s of batch.spans) {
-    const a = r.attributes(s.attributes);
+    const secret = r.secretKeysOfSpan(s.name, s.attributes);
+    const a = r.attributes(s.attributes, secret);
     let n = a.redacted;
     s.resource = resource(s.resource);
     s.events = s.events.map((ev) => {
-      const x = r.attributes(ev.attributes);
+      const x = r.attributes(ev.attributes, secret);
       n += x.redacted;
       return x.redacted === 0 ? ev : { ...ev, attributes: x.attributes };
     });
@@ -257,7 +364,7 @@ export function redactBatch(r: Redactor, batch: Batch): void {
       return x.redacted === 0 ? l : { ...l, attributes: x.attributes };
     });
     if (s.status.message) {
-      const m = r.scanString(s.status.message);
+      const m = r.scanString(s.status.message, undefined, secret !== undefined);
       if (m !== s.status.message) {
         n++;
         s.status = m === null ? { code: s.status.code } : { ...s.status, message: m };
