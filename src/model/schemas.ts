@@ -78,6 +78,7 @@ export const builtinEventSchemas: readonly EventSchemaDefinition[] = [
     types: [
       'process.spawn', 'process.spawned', 'process.exit', 'process.link', 'process.unlink',
       'process.getting_linked', 'process.getting_unlinked', 'process.register', 'process.unregister', 'process.crash',
+      'process.snapshot',
     ],
     schema: { required: ['pid'] },
   },

@@ -61,7 +61,13 @@ describe('ScopeBeam.Tracer with the beam_trace_port receiver', () => {
       const before = BigInt(await line('time before '));
       const after = BigInt(await line('time after '));
       await until(() => sink.events.filter((e) => e.pid === worker).length >= 2, 10_000, 'the worker\'s events');
-      const seq = sink.events.filter((e) => e.pid === worker).map((e) => `${e.type} ${String(e.attributes['beam.message'] ?? e.attributes['beam.peer_pid'])}`);
+      // The tracer's snapshot names the worker, alive before tracing began; then its trace.
+      const snapshot = sink.events.find((e) => e.pid === worker && e.type === 'process.snapshot');
+      assert.ok(snapshot, 'a process.snapshot for the worker');
+      assert.match(String(snapshot.attributes['beam.current_function']), /:/);
+      assert.equal(typeof snapshot.attributes['beam.message_queue_len'], 'number');
+      const seq = sink.events.filter((e) => e.pid === worker && e.type !== 'process.snapshot')
+        .map((e) => `${e.type} ${String(e.attributes['beam.message'] ?? e.attributes['beam.peer_pid'])}`);
       assert.deepEqual(seq.slice(0, 4), [
         'message.receive go',
         `process.spawn ${peer}`,

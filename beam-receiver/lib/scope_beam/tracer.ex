@@ -15,6 +15,7 @@ defmodule ScopeBeam.Tracer do
       frames, or `<<1, Dropped::32>>` when the driver had to drop);
     * writes a clock-sync frame `{:scope_clock, node(), MonotonicNs, SystemNs}`
       into the same port, first, and then every `clock_interval` ms;
+    * writes a snapshot of the processes alive at start (`:snapshot`);
     * sets the call patterns and trace flags, with the port as tracer — in a
       private trace session on OTP 27+ (`trace:session_create/3`), with
       `:erlang.trace/3` / `:erlang.trace_pattern/3` on OTP 25/26;
@@ -61,6 +62,11 @@ defmodule ScopeBeam.Tracer do
     * `:max_duration` (60_000 ms) — or `:infinity`.
     * `:clock_interval` (1_000 ms) — or `:infinity` (only the first frame).
     * `:rate_check_interval` (100 ms) — how often the event rate is sampled.
+    * `:snapshot` (true) — write `{:scope_snapshot, node(), SystemNs, entries}`
+      frames at start: every process alive now, with its registered name, the
+      initial call proc_lib reports, `$ancestors`, links, current function,
+      queue length, trap_exit and role (`:shell`, `:tracer`), so the pipeline
+      knows processes it never saw spawn (`process.snapshot` events).
   """
   @spec start(keyword()) :: {:ok, map()} | {:error, term()}
   def start(opts \\ []) do
@@ -117,12 +123,12 @@ defmodule ScopeBeam.Tracer do
   the node; none of its safety limits either):
 
       iex> ScopeBeam.Tracer.dbg_one_liner(4711)
-      "dbg:tracer(port, dbg:trace_port(ip, {4711, 50000})), dbg:p(all, [send, 'receive', procs, timestamp])."
+      "dbg:tracer(port, dbg:trace_port(ip, {4711, 50000})), dbg:p(all, [send, 'receive', procs, timestamp]), dbg:p(self(), clear)."
   """
   @spec dbg_one_liner(0..65_535, pos_integer()) :: String.t()
   def dbg_one_liner(port \\ 4711, queue_size \\ 50_000)
       when is_integer(port) and is_integer(queue_size) do
     "dbg:tracer(port, dbg:trace_port(ip, {#{port}, #{queue_size}})), " <>
-      "dbg:p(all, [send, 'receive', procs, timestamp])."
+      "dbg:p(all, [send, 'receive', procs, timestamp]), dbg:p(self(), clear)."
   end
 end

@@ -1,3 +1,9 @@
+defmodule ScopeBeam.TracerTest.SnapshotServer do
+  use GenServer
+  @impl true
+  def init(state), do: {:ok, state}
+end
+
 defmodule ScopeBeam.TracerTest do
   # One tracer per node: these tests cannot run concurrently.
   use ExUnit.Case, async: false
@@ -27,6 +33,16 @@ defmodule ScopeBeam.TracerTest do
   end
 
   defp flags(pid), do: :erlang.trace_info(pid, :flags)
+
+  # Snapshot frames until the next clock frame (they are written together at start).
+  defp collect_snapshot(acc) do
+    receive do
+      {:frame, {:scope_snapshot, node, time, chunk}} when node == node() and is_integer(time) ->
+        collect_snapshot(acc ++ chunk)
+    after
+      500 -> acc
+    end
+  end
 
   # What the running tracer has set, asked in its own trace session on OTP 27+
   # (erlang:trace_info/2 only sees the classic, node-wide session).
@@ -232,6 +248,50 @@ defmodule ScopeBeam.TracerTest do
       assert :ok = Tracer.stop()
     end
 
+    test "a snapshot of the processes alive at start follows the first clock frame" do
+      {:ok, agent} = GenServer.start_link(ScopeBeam.TracerTest.SnapshotServer, %{secret: "in the state, never in the snapshot"})
+      Process.register(agent, :scope_beam_snapshot_agent)
+      Process.put(:scope_beam_private, "never read")
+
+      assert {:ok, info} = Tracer.start(port: 0, processes: :new, flags: [:procs])
+      _reader = TraceClient.connect(info.port)
+
+      assert_receive {:frame, {:scope_clock, _, _, _}}, 2_000
+      entries = collect_snapshot([])
+      by_pid = Map.new(entries, &{&1.pid, &1})
+
+      # A GenServer started through proc_lib: its initial call as proc_lib reports it.
+      agent_entry = Map.fetch!(by_pid, agent)
+      assert agent_entry.registered_name == :scope_beam_snapshot_agent
+      assert agent_entry.initial_call == {ScopeBeam.TracerTest.SnapshotServer, :init, 1}
+      assert agent_entry.proc_lib == true
+      assert agent_entry.behaviour == :gen_server
+      assert agent_entry.callback_module == ScopeBeam.TracerTest.SnapshotServer
+      assert agent_entry.ancestors == [self()]
+      assert self() in agent_entry.links
+      assert agent_entry.trap_exit == false
+
+      # The tracer's own monitor process is marked as such; plain processes are not proc_lib.
+      assert Map.fetch!(by_pid, info.pid).role == :tracer
+      assert Enum.all?(entries, &(Map.keys(&1) |> Enum.sort() == Enum.sort(Map.keys(agent_entry))))
+      # Only $initial_call and $ancestors are read from dictionaries.
+      refute inspect(entries, limit: :infinity) =~ "never read"
+      refute inspect(entries, limit: :infinity) =~ "never in the snapshot"
+      assert length(entries) == length(Enum.uniq_by(entries, & &1.pid))
+      assert length(entries) >= 20
+
+      assert :ok = Tracer.stop()
+    end
+
+    test "snapshot: false writes none" do
+      assert {:ok, info} = Tracer.start(port: 0, processes: :new, flags: [:procs], snapshot: false, clock_interval: 50)
+      _reader = TraceClient.connect(info.port)
+      assert_receive {:frame, {:scope_clock, _, _, _}}, 2_000
+      assert_receive {:frame, {:scope_clock, _, _, _}}, 2_000
+      refute_received {:frame, {:scope_snapshot, _, _, _}}
+      assert :ok = Tracer.stop()
+    end
+
     test "decode/1 of the test client splits frames as the driver writes them" do
       term = {:trace_ts, self(), :send, :x, self(), {1, 2, 3}}
       bin = :erlang.term_to_binary(term)
@@ -428,7 +488,7 @@ defmodule ScopeBeam.TracerTest do
 
       assert line ==
                "dbg:tracer(port, dbg:trace_port(ip, {4711, 50000})), " <>
-                 "dbg:p(all, [send, 'receive', procs, timestamp])."
+                 "dbg:p(all, [send, 'receive', procs, timestamp]), dbg:p(self(), clear)."
 
       assert File.read!("README.md") =~ line
 
@@ -440,7 +500,10 @@ defmodule ScopeBeam.TracerTest do
         assert {:value, {:ok, _matched}, _} = :erl_eval.exprs(exprs, [])
         assert {:ok, lp} = :dbg.trace_port_control(node(), :get_listen_port)
         assert is_integer(lp) and lp > 0
-        assert {:flags, set} = flags(self())
+        # Every process but the one that typed it (the shell) is traced.
+        assert flags(self()) == {:flags, []}
+        other = spawn_tracee()
+        assert {:flags, set} = flags(other)
         assert :send in set and :receive in set and :procs in set
       after
         :dbg.stop()

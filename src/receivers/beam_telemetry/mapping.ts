@@ -22,6 +22,7 @@
  * events.
  */
 import { ErlFloat, ErlMap, ErlPid, ErlTuple, renderTerm, type Term } from '../../beam/etf.js';
+import { pidText } from '../../beam/render.js';
 import type { AttributeValue, Attributes, EventSource, MetricPoint, ScopeEvent } from '../../model/types.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -94,7 +95,8 @@ const MAX_DEPTH = 6;
 const MAX_ITEMS = 100;
 
 /** A term as an attribute value: plain data as itself, anything else rendered in Erlang syntax (capped). */
-export function attributeValue(term: Term, maxBytes: number, depth = 0): AttributeValue {
+/** `localNode`: the forwarder's node; pids, ports and refs of any other carry their node's name. */
+export function attributeValue(term: Term, maxBytes: number, depth = 0, localNode?: string): AttributeValue {
   if (typeof term === 'number') return term;
   if (typeof term === 'bigint') return integer(term) ?? term.toString();
   if (term instanceof ErlFloat) return term.value;
@@ -110,14 +112,14 @@ export function attributeValue(term: Term, maxBytes: number, depth = 0): Attribu
     if (decoded === undefined) return new Uint8Array(term.subarray(0, maxBytes));
     return decoded.length > maxBytes ? `${decoded.slice(0, maxBytes - 3)}...` : decoded;
   }
-  if (term instanceof ErlPid) return renderTerm(term);
-  if (depth < MAX_DEPTH && Array.isArray(term)) return term.slice(0, MAX_ITEMS).map((t) => attributeValue(t, maxBytes, depth + 1));
+  if (term instanceof ErlPid) return pidText(term, localNode);
+  if (depth < MAX_DEPTH && Array.isArray(term)) return term.slice(0, MAX_ITEMS).map((t) => attributeValue(t, maxBytes, depth + 1, localNode));
   if (depth < MAX_DEPTH && term instanceof ErlMap) {
     const out: Attributes = {};
-    for (const [k, v] of term.entries.slice(0, MAX_ITEMS)) out[mapKey(k, maxBytes)] = attributeValue(v, maxBytes, depth + 1);
+    for (const [k, v] of term.entries.slice(0, MAX_ITEMS)) out[mapKey(k, maxBytes)] = attributeValue(v, maxBytes, depth + 1, localNode);
     return out;
   }
-  return renderTerm(term, maxBytes);
+  return renderTerm(term, maxBytes, localNode !== undefined ? { localNode } : {});
 }
 
 function mapKey(term: Term, maxBytes: number): string {
@@ -173,7 +175,7 @@ export class TelemetryMapper {
       schemaVersion: 1,
       time: BigInt(time),
       source: this.source,
-      pid: renderTerm(pid),
+      pid: pidText(pid, this.hello.node),
       attributes: this.metadata(attributes),
     };
   }
@@ -217,7 +219,7 @@ export class TelemetryMapper {
       attributes: { measurements: this.measurements(measurements), ...this.metadata(metadata) },
     };
     const pid = metadata.get('pid');
-    if (pid instanceof ErlPid) event.pid = renderTerm(pid);
+    if (pid instanceof ErlPid) event.pid = pidText(pid, this.hello.node);
     return event;
   }
 
@@ -232,7 +234,7 @@ export class TelemetryMapper {
         else if (key === 'system_time') out.system_time_unix_ns = ns.toString();
         else out[`${key}_ns`] = integer(ns) ?? ns.toString();
       } else {
-        out[key] = attributeValue(v, this.maxValueBytes);
+        out[key] = attributeValue(v, this.maxValueBytes, 0, this.hello.node);
       }
     }
     return out;
@@ -243,7 +245,7 @@ export class TelemetryMapper {
     for (const [k, v] of map.entries) {
       const key = mapKey(k, this.maxValueBytes);
       if (key === 'measurements') continue; // the measurements attribute is ours
-      out[key] = attributeValue(v, this.maxValueBytes);
+      out[key] = attributeValue(v, this.maxValueBytes, 0, this.hello.node);
     }
     return out;
   }

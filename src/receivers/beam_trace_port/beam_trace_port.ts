@@ -41,6 +41,8 @@ class TracePortConnection {
     return new TraceMapper({
       component: this.ctx.id,
       maxMessageBytes: this.config.max_message_bytes,
+      termSyntax: this.config.term_syntax,
+      excludeRoles: this.config.exclude_processes,
       onClockEstimated: (node) => this.ctx.logger.warn(
         'monotonic trace timestamps without scope_clock frames: Unix time estimated from arrival (start tracing with ScopeBeam.Tracer, or use the timestamp flag)',
         { endpoint: this.endpoint, node },
@@ -133,7 +135,9 @@ class TracePortConnection {
       return;
     }
     const outcome = this.mapper.map(term, this.pending);
-    if (outcome === 'unknown') {
+    if (outcome === 'excluded') {
+      this.instruments.excluded.add(1, { receiver: this.ctx.id });
+    } else if (outcome === 'unknown') {
       this.ctx.countRefused(1, 'unknown_message');
       this.ctx.problems.report('unknown_message', 'unrecognised trace message skipped', { endpoint: this.endpoint, term: buf.subarray(start, Math.min(end, start + 64)).toString('hex') });
     }

@@ -5,6 +5,8 @@ export interface BeamTracePortConfig {
   max_frame_bytes: string | number;
   max_message_bytes: number;
   max_batch_items: number;
+  term_syntax: 'erlang' | 'elixir';
+  exclude_processes: Array<'shell' | 'tracer'>;
   reconnect: { initial_interval: string; max_interval: string };
 }
 
@@ -27,6 +29,14 @@ export const beamTracePortConfigSchema: JsonSchema = {
     max_message_bytes: {
       type: 'integer', minimum: 16, default: 1024,
       description: 'Rendered Erlang terms (messages, arguments, return values, exit reasons) are cut to this many characters, ending in "...".',
+    },
+    term_syntax: {
+      type: 'string', enum: ['erlang', 'elixir'], default: 'erlang',
+      description: 'How Erlang terms are written in attributes: erlang as io_lib:format("~0tp") prints them (<<"text">>, "charlist", #{k => v}), elixir as inspect/2 does ("text", ~c"charlist", %{k: v}, %Mod{}). Pids, ports and refs of another node carry its name (<cli@host.98.0>) in both.',
+    },
+    exclude_processes: {
+      type: 'array', items: { type: 'string', enum: ['shell', 'tracer'] }, uniqueItems: true, default: [],
+      description: 'Leave out the events of these processes: shell (the Erlang shell and IEx processes typing commands into a traced node) and tracer (dbg, ScopeBeam.Tracer). Known from spawns and from ScopeBeam.Tracer\'s process snapshot; counted in scope_beam_trace_excluded_events.',
     },
     max_batch_items: {
       type: 'integer', minimum: 1, default: 8192,

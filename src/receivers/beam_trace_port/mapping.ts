@@ -6,11 +6,14 @@
  * `{scope_clock, Node, MonotonicNs, SystemNs}` that lets monotonic trace
  * timestamps become Unix nanoseconds.
  */
-import { renderAtom, renderTerm } from '../../beam/render.js';
+import { roleOfModule, spawnIdentity, type ProcessRole } from '../../beam/otp.js';
+import { pidText, renderTerm, type RenderOptions, type TermSyntax } from '../../beam/render.js';
 import { ErlPid, ErlPort, ErlTuple, type Term } from '../../beam/terms.js';
 import type { Attributes, ScopeEvent } from '../../model/types.js';
+import { snapshotEvents } from './snapshot.js';
+import { exitAttributes, messageAttributes, mfaString, spawnAttributes } from './structure.js';
 
-export type MapOutcome = 'event' | 'clock' | 'unknown';
+export type MapOutcome = 'event' | 'clock' | 'excluded' | 'unknown';
 
 /** The trace tag → event type table. */
 const TYPES: Record<string, string> = {
@@ -58,6 +61,10 @@ const ARITY: Record<string, number> = {
 export interface MapperOptions {
   component: string;
   maxMessageBytes: number;
+  /** How terms are written in attributes: Erlang's `~tp` or Elixir's `inspect/2`. */
+  termSyntax?: TermSyntax;
+  /** Events of processes with these roles (the shell's, the tracer's) are left out. */
+  excludeRoles?: readonly ProcessRole[];
   /** Called once when monotonic timestamps arrive before any scope_clock frame. */
   onClockEstimated?(node: string): void;
   /** Wall clock in Unix nanoseconds (injectable for tests). */
@@ -65,12 +72,6 @@ export interface MapperOptions {
 }
 
 const wallNow = (): bigint => BigInt(Date.now()) * 1_000_000n;
-
-function pidText(t: Term): string {
-  if (t instanceof ErlPid) return `<0.${t.id}.${t.serial}>`;
-  if (t instanceof ErlPort) return `#Port<0.${t.id}>`;
-  return renderTerm(t, 256);
-}
 
 function nodeOf(t: Term): string | undefined {
   return t instanceof ErlPid || t instanceof ErlPort ? t.node : undefined;
@@ -83,7 +84,13 @@ function mfaText(t: Term): string | undefined {
   if (typeof m !== 'string' || typeof f !== 'string') return undefined;
   const arity = Array.isArray(a) ? a.length : typeof a === 'number' ? a : undefined;
   if (arity === undefined) return undefined;
-  return `${renderAtom(m)}:${renderAtom(f)}/${arity}`;
+  return mfaString(m, f, arity);
+}
+
+/** The role a spawn's `{M, F, Args}` gives the child (the shell's reader funs, dbg, erpc workers…). */
+function roleOf(mfa: Term): ProcessRole | undefined {
+  const id = spawnIdentity(mfa);
+  return id ? roleOfModule(id.callbackModule ?? id.initialCall.module) : undefined;
 }
 
 /** Per connection (per node): ids, the node's clock offset, and the mapping itself. */
@@ -97,11 +104,19 @@ export class TraceMapper {
   /** Shared by every event from this node: events are immutable, so one object serves them all. */
   private source: ScopeEvent['source'];
   private sourceNode = 'nonode@nohost';
+  /** Until the node is known from a frame, every pid is taken as local. */
+  private localNode: string | undefined;
+  private renderOptions: RenderOptions;
+  private readonly excludeRoles: ReadonlySet<ProcessRole>;
+  /** Processes left out (by role), until they exit. */
+  private readonly excluded = new Map<string, ProcessRole>();
 
   constructor(private readonly options: MapperOptions) {
     this.idPrefix = `${Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0')}-`;
     this.now = options.now ?? wallNow;
     this.source = { node: this.sourceNode, component: options.component };
+    this.renderOptions = { syntax: options.termSyntax ?? 'erlang' };
+    this.excludeRoles = new Set(options.excludeRoles ?? []);
   }
 
   get node(): string {
@@ -109,9 +124,27 @@ export class TraceMapper {
   }
 
   private setNode(node: string): void {
-    if (node === this.sourceNode) return;
+    if (node === this.localNode) return;
     this.sourceNode = node;
+    this.localNode = node;
     this.source = { node, component: this.options.component };
+    this.renderOptions = { syntax: this.options.termSyntax ?? 'erlang', localNode: node };
+  }
+
+  private id(t: Term): string {
+    if (t instanceof ErlPid || t instanceof ErlPort) return pidText(t, this.localNode);
+    if (typeof t === 'string') return t; // a registered name, as registered
+    return renderTerm(t, 256, this.renderOptions);
+  }
+
+  /** Remembers a process to leave out, by the role its identity gives it. */
+  private noteRole(pid: string, role: ProcessRole | undefined): void {
+    if (role !== undefined && this.excludeRoles.has(role)) this.excluded.set(pid, role);
+  }
+
+  /** Processes currently left out (for tests and metrics). */
+  get excludedCount(): number {
+    return this.excluded.size;
   }
 
   /** Maps one decoded frame; pushes at most one event. */
@@ -122,6 +155,7 @@ export class TraceMapper {
     if (head === 'trace_ts' || head === 'trace') return this.trace(e, head === 'trace_ts', out);
     if (head === 'seq_trace') return this.seqTrace(e, out);
     if (head === 'scope_clock' && e.length === 4) return this.clock(e);
+    if (head === 'scope_snapshot' && e.length === 4) return this.snapshot(e, out);
     return 'unknown';
   }
 
@@ -173,21 +207,38 @@ export class TraceMapper {
   }
 
   private event(type: string, tracee: Term, time: bigint, attributes: Attributes): ScopeEvent {
-    const node = nodeOf(tracee);
-    if (node) this.setNode(node);
     return {
       id: this.idPrefix + (++this.seq).toString(36),
       type,
       schemaVersion: 1,
       time,
       source: this.source,
-      pid: pidText(tracee),
+      pid: this.id(tracee),
       attributes,
     };
   }
 
   private render(t: Term): string {
-    return renderTerm(t, this.options.maxMessageBytes);
+    return renderTerm(t, this.options.maxMessageBytes, this.renderOptions);
+  }
+
+  /** `{scope_snapshot, Node, SystemNs, [#{pid => …}]}` from ScopeBeam.Tracer: processes alive before the attach. */
+  private snapshot(e: Term[], out: ScopeEvent[]): MapOutcome {
+    const [, node, time, entries] = e;
+    if (typeof node !== 'string' || node === '' || (typeof time !== 'number' && typeof time !== 'bigint') || !Array.isArray(entries)) return 'unknown';
+    this.setNode(node);
+    const made = snapshotEvents(entries, BigInt(time), {
+      render: (t) => this.render(t), id: (t) => this.id(t), localNode: node,
+      event: (tracee, at, attributes) => this.event('process.snapshot', tracee, at, attributes),
+    });
+    let kept = 0;
+    for (const { event, role } of made) {
+      this.noteRole(event.pid as string, role);
+      if (this.excluded.has(event.pid as string)) continue;
+      out.push(event);
+      kept++;
+    }
+    return kept > 0 ? 'event' : 'excluded';
   }
 
   private trace(e: Term[], hasTs: boolean, out: ScopeEvent[]): MapOutcome {
@@ -199,18 +250,31 @@ export class TraceMapper {
     const argsEnd = hasTs ? e.length - 1 : e.length;
     const argc = argsEnd - 3;
     if (argc < arity || argc > arity + 1) return 'unknown';
+    const tracee = e[1];
+    const node = nodeOf(tracee);
+    if (node !== undefined && node !== this.localNode) this.setNode(node);
     const time = this.time(hasTs ? e[e.length - 1] : undefined);
     const a1 = e[3];
     const a2 = e[4];
+    if (this.excluded.size > 0 || this.excludeRoles.size > 0) {
+      const self = this.id(tracee);
+      if (tag === 'spawn' && a2 !== undefined) this.noteRole(this.id(a1), roleOf(a2));
+      if (this.excluded.has(self)) {
+        if (tag === 'exit') this.excluded.delete(self);
+        return 'excluded';
+      }
+    }
     const attributes: Attributes = {};
     switch (tag) {
       case 'send':
       case 'send_to_non_existing_process':
         attributes['beam.message'] = this.render(a1);
-        attributes['beam.peer_pid'] = pidText(a2);
+        attributes['beam.peer_pid'] = this.id(a2);
+        messageAttributes(a1, attributes, (t) => this.render(t), this.localNode);
         break;
       case 'receive':
         attributes['beam.message'] = this.render(a1);
+        messageAttributes(a1, attributes, (t) => this.render(t), this.localNode);
         break;
       case 'call': {
         attributes['beam.mfa'] = mfaText(a1) ?? this.render(a1);
@@ -236,25 +300,26 @@ export class TraceMapper {
         break;
       case 'spawn':
       case 'spawned':
-        attributes['beam.peer_pid'] = pidText(a1);
+        attributes['beam.peer_pid'] = this.id(a1);
         attributes['beam.mfa'] = mfaText(a2) ?? this.render(a2);
+        spawnAttributes(a2, attributes, this.localNode);
         break;
       case 'exit':
       case 'closed':
-        attributes['beam.reason'] = this.render(a1);
+        exitAttributes(a1, attributes, (t) => this.render(t));
         break;
       case 'link':
       case 'unlink':
       case 'getting_linked':
       case 'getting_unlinked':
-        attributes['beam.peer_pid'] = pidText(a1);
+        attributes['beam.peer_pid'] = this.id(a1);
         break;
       case 'register':
       case 'unregister':
-        attributes['beam.registered_name'] = this.render(a1);
+        attributes['beam.registered_name'] = this.id(a1);
         break;
       case 'open':
-        attributes['beam.peer_pid'] = pidText(a1);
+        attributes['beam.peer_pid'] = this.id(a1);
         attributes['beam.driver'] = this.render(a2);
         break;
       default:
@@ -272,7 +337,7 @@ export class TraceMapper {
         }
     }
     if (argc === arity + 1) attributes['beam.trace_message'] = this.render(e[3 + arity]); // match spec {message, Term}
-    out.push(this.event(type, e[1], time, attributes));
+    out.push(this.event(type, tracee, time, attributes));
     return 'event';
   }
 
@@ -283,13 +348,19 @@ export class TraceMapper {
     if (!(info instanceof ErlTuple) || info.elements.length !== 5) return 'unknown';
     const [kind, serial, from, to, payload] = info.elements;
     if (kind !== 'send' && kind !== 'receive' && kind !== 'print') return 'unknown';
+    const actor = kind === 'receive' ? to : from;
+    const node = nodeOf(actor);
+    if (node !== undefined && node !== this.localNode) this.setNode(node);
+    if (this.excluded.has(this.id(actor))) return 'excluded';
     const attributes: Attributes = {
       'beam.seq_trace.label': this.render(e[1]),
       'beam.seq_trace.serial': this.render(serial),
       'beam.message': this.render(payload),
     };
-    if (kind !== 'print') attributes['beam.peer_pid'] = pidText(kind === 'send' ? to : from);
-    const actor = kind === 'receive' ? to : from;
+    if (kind !== 'print') {
+      attributes['beam.peer_pid'] = this.id(kind === 'send' ? to : from);
+      messageAttributes(payload, attributes, (t) => this.render(t), this.localNode);
+    }
     out.push(this.event(`seq_trace.${kind}`, actor, this.time(e[3]), attributes));
     return 'event';
   }

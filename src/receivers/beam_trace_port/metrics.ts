@@ -4,6 +4,7 @@ export interface TracePortInstruments {
   droppedMessages: Counter<Attributes>;
   reconnects: Counter<Attributes>;
   frames: Counter<Attributes>;
+  excluded: Counter<Attributes>;
 }
 
 export function createTracePortInstruments(meter: Meter): TracePortInstruments {
@@ -16,6 +17,9 @@ export function createTracePortInstruments(meter: Meter): TracePortInstruments {
     }),
     frames: meter.createCounter('scope_beam_trace_port_frames', {
       unit: '{frame}', description: 'Term frames received from trace ports.',
+    }),
+    excluded: meter.createCounter('scope_beam_trace_excluded_events', {
+      unit: '{event}', description: 'Trace messages of processes left out by exclude_processes (the shell\'s, the tracer\'s), not handed on.',
     }),
   };
 }

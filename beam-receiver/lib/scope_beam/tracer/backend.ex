@@ -40,7 +40,9 @@ defmodule ScopeBeam.Tracer.Backend do
     with {:ok, handle} <- open_session(handle),
          {:ok, handle} <- set_patterns(handle, cfg.patterns),
          {:ok, handle} <- set_targets(handle, cfg.targets) do
-      Enum.each(own, &untrace_own(handle, &1))
+      # Ourselves first, before any other call of ours can be traced.
+      {mine, others} = Enum.split_with(own, &(&1 == self()))
+      Enum.each(mine ++ others, &untrace_own(handle, &1))
       {:ok, handle}
     else
       {:error, reason, handle} ->
@@ -136,6 +138,12 @@ defmodule ScopeBeam.Tracer.Backend do
   end
 
   defp untrace_own(%{kind: :session} = h, pid_or_port), do: session_untrace(h, pid_or_port)
+
+  defp untrace_own(%{kind: :classic}, pid) when pid == self() do
+    # Our own monitor, traced only by the flags we just set on :all; asking
+    # trace_info first would itself be traced (its reply is a message).
+    :erlang.trace(self(), false, [:all])
+  end
 
   defp untrace_own(%{kind: :classic, port: port}, pid_or_port) do
     # Only if it is ours: another tool's tracing of that process is left alone.

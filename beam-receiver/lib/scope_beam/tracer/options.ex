@@ -17,7 +17,8 @@ defmodule ScopeBeam.Tracer.Options do
     max_events_per_second: 100_000,
     max_duration: 60_000,
     clock_interval: 1_000,
-    rate_check_interval: 100
+    rate_check_interval: 100,
+    snapshot: true
   ]
 
   @known_flags [
@@ -83,7 +84,8 @@ defmodule ScopeBeam.Tracer.Options do
          {:ok, max_eps} <- limit_opt(opts, :max_events_per_second),
          {:ok, max_duration} <- limit_opt(opts, :max_duration),
          {:ok, clock_interval} <- limit_opt(opts, :clock_interval),
-         {:ok, rate_interval} <- int_opt(opts, :rate_check_interval, 10, 1_000) do
+         {:ok, rate_interval} <- int_opt(opts, :rate_check_interval, 10, 1_000),
+         {:ok, snapshot} <- bool_opt(opts, :snapshot) do
       flags = if patterns != [] and :call not in flags, do: flags ++ [:call], else: flags
 
       {:ok,
@@ -98,7 +100,8 @@ defmodule ScopeBeam.Tracer.Options do
          max_events_per_second: max_eps,
          max_duration: max_duration,
          clock_interval: clock_interval,
-         rate_check_interval: rate_interval
+         rate_check_interval: rate_interval,
+         snapshot: snapshot
        }}
     end
   end

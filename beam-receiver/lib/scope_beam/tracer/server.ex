@@ -21,7 +21,7 @@ defmodule ScopeBeam.Tracer.Server do
   use GenServer
   require Logger
 
-  alias ScopeBeam.Tracer.{Backend, TracePort}
+  alias ScopeBeam.Tracer.{Backend, Snapshot, TracePort}
 
   @name __MODULE__
 
@@ -153,6 +153,9 @@ defmodule ScopeBeam.Tracer.Server do
 
       case Backend.setup(state.backend, port, cfg, own) do
         {:ok, handle} ->
+          # Who the processes alive now are: the pipeline never sees them spawn.
+          if cfg.snapshot, do: Snapshot.write(port, own, caller)
+
           {:ok,
            %{
              state
