@@ -96,12 +96,15 @@ describe('Correlator', () => {
     const { c } = correlator();
     const call = "{'$gen_call',{<0.10.0>,[alias|#Ref<0.1.2.3>]},{get,1}}";
     const reply = '{[alias|#Ref<0.1.2.3>],{ok,1}}';
+    // As the trace-port receiver reads them from the decoded terms.
+    const callAttrs = { 'beam.message.kind': 'call', 'beam.request': 'get', 'beam.call.tag': '[alias|#Ref<0.1.2.3>]', 'beam.call.from': '<0.10.0>' };
+    const replyAttrs = { 'beam.message.kind': 'reply', 'beam.call.tag': '[alias|#Ref<0.1.2.3>]' };
     const out = c.process([
       ev('function.call', '<0.10.0>', 0, { 'beam.mfa': "'Elixir.Shop.Api':get/1" }),
-      ev('message.send', '<0.10.0>', 1, { 'beam.peer_pid': '<0.20.0>', 'beam.message': call }),
-      ev('message.receive', '<0.20.0>', 2, { 'beam.message': call }),
-      ev('message.send', '<0.20.0>', 3, { 'beam.peer_pid': '#Ref<0.1.2.3>', 'beam.message': reply }),
-      ev('message.receive', '<0.10.0>', 4, { 'beam.message': reply }),
+      ev('message.send', '<0.10.0>', 1, { 'beam.peer_pid': '<0.20.0>', 'beam.message': call, ...callAttrs }),
+      ev('message.receive', '<0.20.0>', 2, { 'beam.message': call, ...callAttrs }),
+      ev('message.send', '<0.20.0>', 3, { 'beam.peer_pid': '#Ref<0.1.2.3>', 'beam.message': reply, ...replyAttrs }),
+      ev('message.receive', '<0.10.0>', 4, { 'beam.message': reply, ...replyAttrs }),
       ev('function.return', '<0.10.0>', 5, { 'beam.mfa': "'Elixir.Shop.Api':get/1", 'beam.return': '{ok,1}' }),
       ev('process.exit', '<0.20.0>', 6, { 'beam.reason': 'normal' }),
     ], 0);
@@ -114,7 +117,7 @@ describe('Correlator', () => {
     assert.equal(api.attributes['code.namespace'], 'Shop.Api');
   });
 
-  it('bounds: oldest pending sends and processes are forgotten and counted; deep stacks and big traces are capped and counted', () => {
+  it('bounds: oldest pending sends and processes are forgotten and counted; deep stacks are capped; a full trace continues in a linked one', () => {
     const { c, evictions } = correlator({ maxPendingMessages: 16, maxTrackedProcesses: 16, maxStackDepth: 5, maxSpansPerTrace: 3 });
     const events: ScopeEvent[] = [];
     for (let i = 0; i < 40; i++) events.push(ev('message.send', `<0.${100 + i}.0>`, i, { 'beam.peer_pid': '<0.999.0>', 'beam.message': `{m,${i}}` }));
@@ -126,28 +129,45 @@ describe('Correlator', () => {
     for (let i = 0; i < 8; i++) deep.push(ev('function.return', '<0.1.0>', 10 + i, { 'beam.mfa': 'm:f/1' }));
     const out = c.process(deep, 0);
     assert.equal(evictions.max_stack_depth, 3);
-    assert.equal(evictions.max_spans_per_trace, 2, 'five frames in one trace, three made');
-    assert.equal(out.spans.length, 3);
+    assert.equal(out.spans.length, 5, 'every frame within max_stack_depth is a span');
+    assert.equal(evictions.max_spans_per_trace, 1, 'the fourth frame starts a new trace');
+    const byDepth = [...out.spans].sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
+    assert.equal(new Set(byDepth.slice(0, 3).map((s) => s.traceId)).size, 1);
+    assert.notEqual(byDepth[3].traceId, byDepth[2].traceId);
+    assert.equal(byDepth[3].parentSpanId, undefined, 'the new trace\'s root');
+    assert.deepEqual(byDepth[3].links.map((l) => [l.traceId, l.spanId]), [[byDepth[2].traceId, byDepth[2].spanId]], 'linked to the span it continues');
+    assert.equal(byDepth[4].traceId, byDepth[3].traceId);
   });
 
-  it('crashes wait for their window, then name the cascade', () => {
+  it('crashes wait for their window, then name the cascade: the linked process that died and the supervisor\'s restart', () => {
     const { c } = correlator();
     const reason = "{badarith,[{m,f,1,[{file,\"m.erl\"},{line,3}]}]}";
+    const gen = { 'beam.proc_lib': true, 'beam.behaviour': 'gen_server', 'beam.callback_module': 'm', 'beam.initial_call': 'm:init/1', 'beam.mfa': 'proc_lib:init_p/5' };
     let out = c.process([
+      ev('process.spawn', '<0.3.0>', 0, { 'beam.peer_pid': '<0.1.0>', ...gen, 'beam.ancestors': ['<0.3.0>'] }),
+      ev('process.snapshot', '<0.3.0>', 0, { 'beam.behaviour': 'supervisor', 'beam.proc_lib': true, 'beam.initial_call': 'supervisor:m_sup/1' }),
       ev('process.link', '<0.1.0>', 0, { 'beam.peer_pid': '<0.2.0>' }),
-      ev('message.receive', '<0.1.0>', 1, { 'beam.message': '{poison,0}' }),
-      ev('process.exit', '<0.1.0>', 2, { 'beam.reason': reason }),
-      ev('process.exit', '<0.2.0>', 3, { 'beam.reason': reason }),
+      ev('message.receive', '<0.1.0>', 1, { 'beam.message': "{'$gen_cast',{poison,0}}", 'beam.message.kind': 'cast', 'beam.request': 'poison' }),
+      ev('process.exit', '<0.1.0>', 2, { 'beam.reason': reason, 'beam.reason.class': 'error', 'beam.exception.error': 'badarith', 'beam.exception.stack': ['m:f/1 (m.erl:3)'] }),
+      ev('process.exit', '<0.2.0>', 3, { 'beam.reason': reason, 'beam.reason.class': 'error' }),
+      ev('message.receive', '<0.3.0>', 3, { 'beam.message': `{'EXIT',<0.1.0>,${reason}}`, 'beam.message.kind': 'exit', 'beam.exit.from': '<0.1.0>', 'beam.exit.reason': reason, 'beam.exit.reason_class': 'error' }),
+      ev('process.spawn', '<0.3.0>', 4, { 'beam.peer_pid': '<0.4.0>', ...gen, 'beam.ancestors': ['<0.3.0>'] }),
     ], 1000);
     assert.equal(out.events.length, 0, 'not before crash_window');
-    assert.equal(out.spans[0].status.code, 'error');
+    assert.equal(out.spans[0].status.code, 'error', 'the handling span of the poison is ERROR');
     out = c.sweep(1200);
-    const [first, second] = out.events;
-    assert.equal(first.type, 'process.crash');
-    assert.deepEqual([first.pid, first.attributes['scope.crash.root_cause'], first.attributes['scope.crash.died_next']], ['<0.1.0>', true, ['<0.2.0>']]);
-    assert.equal(first.attributes['scope.crash.poison_message'], '{poison,0}');
-    assert.deepEqual([second.pid, second.attributes['scope.crash.caused_by'], second.attributes['scope.crash.cause_inferred']], ['<0.2.0>', '<0.1.0>', false]);
-    assert.equal(first.causationId, 'e' + String(seq - 1));
+    assert.deepEqual(out.events.map((e) => e.pid), ['<0.1.0>'], 'the helper died of an exit signal: no crash of its own, nothing reports it');
+    const [crash] = out.events;
+    assert.equal(crash.type, 'process.crash');
+    assert.equal(crash.attributes['scope.crash.root_cause'], true);
+    assert.equal(crash.attributes['scope.crash.rule'], 'crash_report');
+    assert.equal(crash.attributes['scope.crash.trigger'], 'message');
+    assert.deepEqual(crash.attributes['scope.crash.died_next'], [{ pid: '<0.2.0>', reason, caused_by: '<0.1.0>' }]);
+    assert.equal(crash.attributes['scope.crash.poison_message'], "{'$gen_cast',{poison,0}}");
+    assert.deepEqual(crash.attributes['scope.crash.stack'], ['m:f/1 (m.erl:3)']);
+    assert.deepEqual(crash.attributes['scope.crash.restarts'], [{ supervisor: '<0.3.0>', old_pid: '<0.1.0>', new_pid: '<0.4.0>', initial_call: 'm:init/1' }]);
+    assert.equal(crash.attributes['beam.initial_call'], 'm:init/1');
+    assert.equal(crash.causationId, 'e' + String(seq - 3));
   });
 
   it('a spawned process\'s first work is a child of the span its parent was in; calls left open end as unfinished', () => {

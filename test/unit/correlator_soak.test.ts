@@ -64,8 +64,12 @@ describe('correlation under churn', () => {
           if (random() < 0.5) out.push(ev('process.link', pid, { 'beam.peer_pid': child }));
         } else if (r < 0.45) {
           const to = pick(live);
-          const message = random() < 0.2 ? `{'$gen_call',{${pid},[alias|#Ref<0.0.${id}.1>]},{get,${id % 7}}}` : `{work,${id}}`;
-          out.push(ev('message.send', pid, { 'beam.peer_pid': to, 'beam.message': message }));
+          const call = random() < 0.2;
+          const message = call ? `{'$gen_call',{${pid},[alias|#Ref<0.0.${id}.1>]},{get,${id % 7}}}` : `{work,${id}}`;
+          const shape: ScopeEvent['attributes'] = call
+            ? { 'beam.message.kind': 'call', 'beam.request': 'get', 'beam.call.tag': `[alias|#Ref<0.0.${id}.1>]`, 'beam.call.from': pid }
+            : { 'beam.message.kind': 'info', 'beam.request': 'work' };
+          out.push(ev('message.send', pid, { 'beam.peer_pid': to, 'beam.message': message, ...shape }));
           if (random() < 0.8) inFlight.push([to, message]);
         } else if (r < 0.75) {
           // Usually a message that was sent (matched); sometimes one from an untraced sender.
@@ -81,7 +85,10 @@ describe('correlation under churn', () => {
         } else if (live.length > 200 || (r >= 0.97 && live.length > 3_000)) {
           const dead = takeAt(live, Math.floor(random() * live.length));
           depth.delete(dead);
-          out.push(ev('process.exit', dead, { 'beam.reason': random() < 0.3 ? `{crash,${id % 11},[{worker,step,1,[{file,"w.erl"},{line,9}]}]}` : 'normal' }));
+          const crashed = random() < 0.3;
+          out.push(ev('process.exit', dead, crashed
+            ? { 'beam.reason': `{{crash,${id % 11}},[{worker,step,1,[{file,"w.erl"},{line,9}]}]}`, 'beam.reason.class': 'error', 'beam.exception.stack': ['worker:step/1 (w.erl:9)'] }
+            : { 'beam.reason': 'normal', 'beam.reason.class': 'normal' }));
         }
       }
       if (inFlight.length > 20_000) inFlight.splice(0, inFlight.length - 10_000);

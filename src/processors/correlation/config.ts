@@ -7,7 +7,9 @@ export interface CorrelationConfig {
   max_tracked_processes: number;
   max_pending_messages: number;
   max_spans_per_trace: number;
+  max_trace_duration: string;
   max_stack_depth: number;
+  ignore_exits: { reasons: string[]; initial_calls: string[] };
   service_name?: string;
 }
 
@@ -37,7 +39,19 @@ export const correlationConfigSchema: JsonSchema = {
     },
     max_spans_per_trace: {
       type: 'integer', minimum: 1, default: 10_000,
-      description: 'Spans made for one trace; more are not made (counted), so a runaway loop cannot fill memory.',
+      description: 'Spans in one trace; work beyond it continues in a new trace linked to the old one (counted as max_spans_per_trace), so a runaway loop cannot make one endless trace.',
+    },
+    max_trace_duration: {
+      type: 'string', format: 'duration', default: '1m',
+      description: 'A trace lasts at most this long (event time); work that would join it later starts a new trace whose root span links to the span it came from, so a long-lived connection is many traces, not one.',
+    },
+    ignore_exits: {
+      type: 'object', additionalProperties: false, default: {},
+      description: 'Exits that are never crashes, besides the built-in rules (normal/shutdown, erpc results, distribution controllers, the shell\'s processes). Patterns: exact text, globs with *, or /regex/.',
+      properties: {
+        reasons: { type: 'array', items: { type: 'string' }, default: [], description: 'Exit reasons as rendered (beam.reason), e.g. "{bad_request,*}".' },
+        initial_calls: { type: 'array', items: { type: 'string' }, default: [], description: 'Initial calls as proc_lib reports them (beam.initial_call), e.g. "my_pool_worker:init/1" or "ranch_*".' },
+      },
     },
     max_stack_depth: {
       type: 'integer', minimum: 1, default: 10_000,

@@ -4,6 +4,7 @@ import { correlationConfigSchema, type CorrelationConfig } from './config.js';
 import { correlationOperator } from './correlation.js';
 import { Correlator } from './correlator.js';
 import { createCorrelationInstruments } from './metrics.js';
+import { anyOf } from '../../util/match.js';
 
 export const correlationProcessor = defineProcessor<CorrelationConfig>({
   type: 'correlation',
@@ -25,11 +26,15 @@ export const correlationProcessor = defineProcessor<CorrelationConfig>({
       maxTrackedProcesses: config.max_tracked_processes,
       maxPendingMessages: config.max_pending_messages,
       maxSpansPerTrace: config.max_spans_per_trace,
+      maxTraceDurationMs: parseDuration(config.max_trace_duration),
+      ...(config.ignore_exits.reasons.length > 0 ? { ignoreExitReasons: anyOf(config.ignore_exits.reasons) } : {}),
+      ...(config.ignore_exits.initial_calls.length > 0 ? { ignoreInitialCalls: anyOf(config.ignore_exits.initial_calls) } : {}),
       maxStackDepth: config.max_stack_depth,
       ...(config.service_name ? { serviceName: config.service_name } : {}),
       onEvict: (reason, count) => instruments.evictions.add(count, { processor: ctx.id, reason }),
       onSpan: (origin) => instruments.spans.add(1, { processor: ctx.id, origin }),
       onCrash: (rootCause) => instruments.crashes.add(1, { processor: ctx.id, root_cause: rootCause }),
+      onExitClassified: (rule) => instruments.exits.add(1, { processor: ctx.id, rule }),
     });
     return { operator: correlationOperator(correlator, Math.max(50, Math.min(500, crashWindowMs / 4))) };
   },
