@@ -356,7 +356,7 @@ describe('the shipped config files', () => {
 
   it('pipeline.yaml validates on its own', () => {
     const c = loadConfig({ files: [base], env });
-    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'], processors: ['memory_limiter', 'correlation', 'batch'], exporters: ['debug', 'parquet'] });
+    assert.deepEqual(c.service.pipelines.default, { receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'], processors: ['memory_limiter', 'correlation', 'privacy', 'batch'], exporters: ['debug', 'parquet'] });
     assert.equal(c.exporters.parquet.path, './data/archive');
     assert.equal(c.receivers['jsonl/demo'].path, 'examples/demo-capture.jsonl');
     assert.equal(c.receivers.beam_trace_port.endpoint, '127.0.0.1:4711');
