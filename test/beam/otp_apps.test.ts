@@ -18,7 +18,7 @@ const PID = /<\d+\.\d+\.\d+>/g;
 /** What both attaches set: the dbg:p flags, and the dbg:tpl patterns (local, exception_trace). */
 const ATTACH_FLAGS = "[send,'receive',procs,call,timestamp]";
 const ATTACH_PATTERNS = '[{erpc,execute_call,4},{erpc,execute_cast,3},{gen_server,call,3},{ssl_manager,handle_cast,2},{mod_get,do,1},'
-  + '{mod_esi,do,1},{mnesia,transaction,1},{supervisor,do_restart,3},{httpd_manager,handle_info,2},{otp_apps_workload,esi_kv,3},{otp_apps_workload,esi_crash,3},{ssh_auth,check_password,3}]';
+  + '{mod_esi,do,1},{mnesia,transaction,1},{supervisor,do_restart,3},{httpd_manager,handle_info,2},{otp_apps_workload,esi_kv,3},{otp_apps_workload,esi_crash,3},{ssh_auth,check_password,3},{otp_apps_workload,check_password,2}]';
 
 function one(run: OtpAppsRun, pid: string, type: string, what: string, match?: (e: ScopeEvent) => boolean): ScopeEvent {
   const found = run.eventsOf(pid, type).filter((e) => match === undefined || match(e));

@@ -2,7 +2,8 @@
  * No secret leaves, on a real node: the traced node's distribution cookie (it
  * crosses the trace when a node connects over distribution), the ssh
  * daemon's password (an argument of ssh_auth:check_password/3, and inside
- * the daemon's options) and an e-mail address inside an HTTP body (a binary
+ * the daemon's options; and a login form's password passed as a binary
+ * argument of a traced function) and an e-mail address inside an HTTP body (a binary
  * from the socket) reach no exporter under the default and the production
  * configs' processors — while the raw trace shows they were there. And no
  * nanosecond time is ever masked.
@@ -45,7 +46,10 @@ for (const [profile, files] of [['default', ['config/pipeline.yaml']], ['product
       assert.ok(raw.includes(run.cookie), 'the cookie crossed the trace');
       assert.ok(raw.includes(EMAIL), 'the e-mail crossed the trace');
       assert.ok(raw.includes(PASSWORD) || raw.includes(`[${[...PASSWORD].map((c) => c.charCodeAt(0)).join(',')}]`), 'the password crossed the trace');
-      assert.ok(run.events.some((e) => e.type === 'function.call' && e.attributes['beam.mfa'] === 'ssh_auth:check_password/3'), 'the login was traced');
+      assert.ok(run.events.some((e) => e.type === 'function.call' && e.attributes['beam.mfa'] === 'ssh_auth:check_password/3'), 'the ssh login was traced');
+      const login = run.events.find((e) => e.type === 'function.call' && e.attributes['beam.mfa'] === 'otp_apps_workload:check_password/2');
+      assert.match(String(login?.attributes['beam.args']), /^\[<<"(\*{4}|sha256:[0-9a-f]+)">>,<<"(\*{4}|sha256:[0-9a-f]+)">>\]$/, 'the form\'s password, a binary argument, masked in place');
+      assert.match(run.fact('traffic.http.login'), /^\{200,/);
 
       const out = json({ events: run.events, spans: run.spans });
       for (const [what, secret] of [['cookie', run.cookie], ['password', PASSWORD], ['e-mail', EMAIL]]) {

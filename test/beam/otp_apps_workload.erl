@@ -31,7 +31,7 @@
 %% the earlier ones left (escalate takes httpd down for good: run it last).
 -module(otp_apps_workload).
 -export([main/1, cmd/1, shell_fact/1]).
--export([esi_hello/3, esi_kv/3, esi_crash/3]).
+-export([esi_hello/3, esi_kv/3, esi_crash/3, esi_login/3, check_password/2]).
 -export([peer_init/1, peer_req/1, peer_req/2]).
 
 -define(CTL, otp_apps_ctl).
@@ -286,6 +286,7 @@ phase(traffic, S) ->
     [factp("traffic.http." ++ atom_to_list(N), client(S, {http_get, Url(P)})) || {N, P} <- Gets],
     %% A form with an e-mail address: it reaches the node inside a binary (the socket's data).
     factp("traffic.http.post", client(S, {http_post, Url("/esi/otp_apps_workload:esi_hello"), "email=ada.lovelace@example.com&note=hi"})),
+    factp("traffic.http.login", client(S, {http_post, Url("/esi/otp_apps_workload:esi_login"), "user=" ?USER "&password=" ?PASSWORD})),
     fact("traffic.http.handlers", "~w", [procs_of(httpd_request_handler) -- HandlersBefore]),
     %% ssh connection B: opened now (traced), one exec, kept open for the trap phase.
     Before = ssh_handlers(),
@@ -460,7 +461,7 @@ attach_patterns() ->
      {mod_get, do, 1}, {mod_esi, do, 1}, {mnesia, transaction, 1}, {supervisor, do_restart, 3},
      {httpd_manager, handle_info, 2}, {?MODULE, esi_kv, 3}, {?MODULE, esi_crash, 3},
      %% The ssh daemon checking a login: the password is one of its arguments (privacy must mask it).
-     {ssh_auth, check_password, 3}].
+     {ssh_auth, check_password, 3}, {?MODULE, check_password, 2}].
 
 untrace_reader(S) ->
     case maps:get(reader, S) of
@@ -618,6 +619,17 @@ wait_for_(F, End) ->
 %% =============================================================================
 %% mod_esi functions (run by httpd's processes)
 %% =============================================================================
+
+%% A login form: the password reaches a traced function as a binary argument.
+esi_login(SessionID, _Env, Input) ->
+    Form = uri_string:dissect_query(Input),
+    User = unicode:characters_to_binary(proplists:get_value("user", Form, "")),
+    Password = unicode:characters_to_binary(proplists:get_value("password", Form, "")),
+    Answer = case ?MODULE:check_password(User, Password) of true -> "welcome"; false -> "no" end,
+    mod_esi:deliver(SessionID, "Content-Type: text/plain\r\n\r\n" ++ Answer ++ "\n").
+
+check_password(User, Password) ->
+    User =:= <<?USER>> andalso Password =:= <<?PASSWORD>>.
 
 esi_hello(SessionID, _Env, _Input) ->
     mod_esi:deliver(SessionID, "Content-Type: text/plain\r\n\r\nhello from mod_esi\n").

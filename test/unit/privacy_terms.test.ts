@@ -61,6 +61,9 @@ describe('detectors see the text inside binaries and charlists', () => {
     assert.equal(scan(`#{${erlBytes('password')} => <<"hunter2">>}`), `#{${erlBytes('password')} => <<"****">>}`, 'a key written as bytes');
     assert.equal(scan('<<"{\\"email\\":\\"ada\\\\u0040example.com\\"}">>'), '<<"{\\"email\\":\\"****\\"}">>', 'an @ written as a JSON escape');
     assert.equal(scan('"mail ada\\x{40}example.com"'), '"mail ****"', 'an @ written as an Erlang escape');
+    // ssh's daemon options, as they travel between its processes: plural keys name secrets too.
+    assert.equal(scan('#{key_cb_options => [{auth_methods,"password"},{user_passwords,[{"otp","correct-horse"}]}]}'),
+      '#{key_cb_options => [{auth_methods,"password"},{user_passwords,[{"****","****"}]}]}');
   });
 
   it('Elixir syntax: strings (escaped JSON in them), ~c and old-style charlists, maps, keyword lists, structs', () => {

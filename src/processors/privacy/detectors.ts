@@ -81,7 +81,7 @@ const paymentCard: Detector = (text, out) => {
 };
 
 /** Keys whose values are secrets wherever they appear (a map, a keyword list, a tuple, JSON, a query string). */
-export const SECRET_KEY = '(?:password|passwd|pass|pwd|secret|secret_key|client_secret|token|access_token|refresh_token|api_key|apikey|api_token|auth_token|private_key|authorization|cookie|session|csrf_token|_csrf_token|credentials?)';
+export const SECRET_KEY = '(?:passwords?|passwds?|pass|pwd|secrets?|secret_key|client_secret|tokens?|access_token|refresh_token|api_key|apikey|api_token|auth_token|private_key|authorization|cookie|session|csrf_token|_csrf_token|credentials?)';
 
 const QUOTED = (q: string): string => `${q}((?:[^${q}\\\\]|\\\\.)*)${q}`;
 /**
