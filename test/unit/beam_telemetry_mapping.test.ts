@@ -58,3 +58,21 @@ describe('TelemetryMapper.read', () => {
     assert.equal(m.read([1, 2, 3]), null);
   });
 });
+
+describe('TelemetryMapper term_syntax and remote pids', () => {
+  it('values that are not plain data in either syntax; another node\'s pid carries its name', () => {
+    const remote = new ErlPid('cli@host', 98, 0, 1);
+    const term = new ErlTuple(['scope_state_change', 1_764_000_000_000_000_002n, pid, new ErlMap([
+      ['kind', 'cast'], ['beam.from', remote], ['request', new ErlTuple(['add', bin('apple'), 2])],
+    ])]);
+    const source = { node: 'shop@host', app: 'shop', component: 'beam_telemetry' };
+    const erlang = new TelemetryMapper(hello, source, 64).read(term);
+    const elixir = new TelemetryMapper(hello, source, 64, 'elixir').read(term);
+    assert.ok(erlang && 'event' in erlang && elixir && 'event' in elixir);
+    assert.equal(erlang.event.attributes.request, '{add,<<"apple">>,2}');
+    assert.equal(elixir.event.attributes.request, '{:add, "apple", 2}');
+    assert.equal(erlang.event.attributes['beam.from'], '<cli@host.98.0>');
+    assert.equal(elixir.event.attributes['beam.from'], '<cli@host.98.0>', 'identifiers keep the Erlang form in both');
+    assert.equal(erlang.event.pid, '<0.90.0>');
+  });
+});

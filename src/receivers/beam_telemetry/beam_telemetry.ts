@@ -135,7 +135,7 @@ class ForwarderConnection {
       return;
     }
     const source = { node: hello.node, component: this.ctx.id, ...(hello.app ? { app: hello.app } : {}) };
-    this.mapper = new TelemetryMapper(hello, source, this.config.max_value_bytes);
+    this.mapper = new TelemetryMapper(hello, source, this.config.max_value_bytes, this.config.term_syntax);
     this.node = hello.node;
     this.socket.write(frame({ tuple: [{ atom: 'scope_welcome' }, PROTOCOL_VERSION] }));
     this.ctx.logger.info('BEAM node connected', {

@@ -6,6 +6,7 @@ export interface BeamTelemetryConfig {
   max_connections: number;
   max_frame_bytes: string | number;
   max_value_bytes: number;
+  term_syntax: 'erlang' | 'elixir';
   rate_limit: { events_per_second: number };
 }
 
@@ -29,7 +30,11 @@ export const beamTelemetryConfigSchema: JsonSchema = {
     },
     max_value_bytes: {
       type: 'integer', minimum: 16, default: 1024,
-      description: 'Metadata values that are not plain data (tuples, references, funs) are rendered in Erlang syntax and cut to this many characters.',
+      description: 'Metadata values that are not plain data (tuples, references, funs) are rendered (see term_syntax) and cut to this many characters.',
+    },
+    term_syntax: {
+      type: 'string', enum: ['erlang', 'elixir'], default: 'erlang',
+      description: 'How metadata values that are not plain data are written: erlang as io_lib:format("~0tp") prints them, elixir as inspect/2 does. Pids of another node carry its name (<cli@host.98.0>) in both.',
     },
     rate_limit: {
       type: 'object', additionalProperties: false, default: {},

@@ -22,7 +22,7 @@
  * events.
  */
 import { ErlFloat, ErlMap, ErlPid, ErlTuple, renderTerm, type Term } from '../../beam/etf.js';
-import { pidText } from '../../beam/render.js';
+import { pidText, type RenderOptions, type TermSyntax } from '../../beam/render.js';
 import type { AttributeValue, Attributes, EventSource, MetricPoint, ScopeEvent } from '../../model/types.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -95,8 +95,8 @@ const MAX_DEPTH = 6;
 const MAX_ITEMS = 100;
 
 /** A term as an attribute value: plain data as itself, anything else rendered in Erlang syntax (capped). */
-/** `localNode`: the forwarder's node; pids, ports and refs of any other carry their node's name. */
-export function attributeValue(term: Term, maxBytes: number, depth = 0, localNode?: string): AttributeValue {
+/** `render.localNode`: the forwarder's node (pids, ports and refs of any other carry their node's name); `render.syntax`: how terms are written. */
+export function attributeValue(term: Term, maxBytes: number, depth = 0, render: RenderOptions = {}): AttributeValue {
   if (typeof term === 'number') return term;
   if (typeof term === 'bigint') return integer(term) ?? term.toString();
   if (term instanceof ErlFloat) return term.value;
@@ -112,14 +112,14 @@ export function attributeValue(term: Term, maxBytes: number, depth = 0, localNod
     if (decoded === undefined) return new Uint8Array(term.subarray(0, maxBytes));
     return decoded.length > maxBytes ? `${decoded.slice(0, maxBytes - 3)}...` : decoded;
   }
-  if (term instanceof ErlPid) return pidText(term, localNode);
-  if (depth < MAX_DEPTH && Array.isArray(term)) return term.slice(0, MAX_ITEMS).map((t) => attributeValue(t, maxBytes, depth + 1, localNode));
+  if (term instanceof ErlPid) return pidText(term, render.localNode);
+  if (depth < MAX_DEPTH && Array.isArray(term)) return term.slice(0, MAX_ITEMS).map((t) => attributeValue(t, maxBytes, depth + 1, render));
   if (depth < MAX_DEPTH && term instanceof ErlMap) {
     const out: Attributes = {};
-    for (const [k, v] of term.entries.slice(0, MAX_ITEMS)) out[mapKey(k, maxBytes)] = attributeValue(v, maxBytes, depth + 1, localNode);
+    for (const [k, v] of term.entries.slice(0, MAX_ITEMS)) out[mapKey(k, maxBytes)] = attributeValue(v, maxBytes, depth + 1, render);
     return out;
   }
-  return renderTerm(term, maxBytes, localNode !== undefined ? { localNode } : {});
+  return renderTerm(term, maxBytes, render);
 }
 
 function mapKey(term: Term, maxBytes: number): string {
@@ -130,6 +130,7 @@ function mapKey(term: Term, maxBytes: number): string {
 const isTimeKey = (key: string): boolean => key === 'duration' || key.endsWith('_time');
 
 export class TelemetryMapper {
+  private readonly render: RenderOptions;
   private seq = 0;
   private readonly idPrefix: string;
   private readonly resource: Attributes;
@@ -138,7 +139,9 @@ export class TelemetryMapper {
     private readonly hello: Hello,
     private readonly source: EventSource,
     private readonly maxValueBytes: number,
+    syntax: TermSyntax = 'erlang',
   ) {
+    this.render = { syntax, localNode: hello.node };
     this.idPrefix = `${hello.node}-${Date.now().toString(36)}-${Math.floor(Math.random() * 0xffffff).toString(36)}-`;
     this.resource = { 'beam.node': hello.node, ...(hello.app ? { 'service.name': hello.app } : {}) };
   }
@@ -234,7 +237,7 @@ export class TelemetryMapper {
         else if (key === 'system_time') out.system_time_unix_ns = ns.toString();
         else out[`${key}_ns`] = integer(ns) ?? ns.toString();
       } else {
-        out[key] = attributeValue(v, this.maxValueBytes, 0, this.hello.node);
+        out[key] = attributeValue(v, this.maxValueBytes, 0, this.render);
       }
     }
     return out;
@@ -245,7 +248,7 @@ export class TelemetryMapper {
     for (const [k, v] of map.entries) {
       const key = mapKey(k, this.maxValueBytes);
       if (key === 'measurements') continue; // the measurements attribute is ours
-      out[key] = attributeValue(v, this.maxValueBytes, 0, this.hello.node);
+      out[key] = attributeValue(v, this.maxValueBytes, 0, this.render);
     }
     return out;
   }
