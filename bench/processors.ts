@@ -26,11 +26,15 @@ export function stream(count: number): ScopeEvent[] {
     const message = secret
       ? `{login,#{email => <<"user${i}@example.com">>,password => <<"pw-${i}">>,remember => true}}`
       : `{'$gen_call',{${pid},#Ref<0.1.2.${i}>},{add_item,<<"sku-${i % 97}">>,${i % 5},#{source => web,cart => ${i % 1000}}}}`;
+    // The structure the trace-port receiver reads from the decoded term.
+    const shape: Attributes = secret
+      ? { 'beam.message.kind': 'info', 'beam.request': 'login' }
+      : { 'beam.message.kind': 'call', 'beam.request': 'add_item', 'beam.call.tag': `#Ref<0.1.2.${i}>`, 'beam.call.from': pid };
     let attributes: Attributes;
     let type: string;
     switch (i % 5) {
-      case 0: type = 'message.send'; attributes = { 'beam.peer_pid': peer, 'beam.message': message }; break;
-      case 1: type = 'message.receive'; attributes = { 'beam.message': message }; break;
+      case 0: type = 'message.send'; attributes = { 'beam.peer_pid': peer, 'beam.message': message, ...shape }; break;
+      case 1: type = 'message.receive'; attributes = { 'beam.message': message, ...shape }; break;
       case 2: type = 'function.call'; attributes = { 'beam.mfa': "'Elixir.Shop.Cart':handle_call/3", 'beam.args': `[${message},{${peer},tag},#{items => []}]` }; break;
       case 3: type = 'function.return'; attributes = { 'beam.mfa': "'Elixir.Shop.Cart':handle_call/3", 'beam.return': '{reply,ok,#{items => [apple]}}' }; break;
       default:

@@ -218,6 +218,9 @@ export class TraceMapper {
     };
   }
 
+  /** One closure for the helpers that render, not one per event. */
+  private readonly renderBound = (t: Term): string => this.render(t);
+
   private render(t: Term): string {
     return renderTerm(t, this.options.maxMessageBytes, this.renderOptions);
   }
@@ -270,11 +273,11 @@ export class TraceMapper {
       case 'send_to_non_existing_process':
         attributes['beam.message'] = this.render(a1);
         attributes['beam.peer_pid'] = this.id(a2);
-        messageAttributes(a1, attributes, (t) => this.render(t), this.localNode);
+        messageAttributes(a1, attributes, this.renderBound, this.localNode);
         break;
       case 'receive':
         attributes['beam.message'] = this.render(a1);
-        messageAttributes(a1, attributes, (t) => this.render(t), this.localNode);
+        messageAttributes(a1, attributes, this.renderBound, this.localNode);
         break;
       case 'call': {
         attributes['beam.mfa'] = mfaText(a1) ?? this.render(a1);
@@ -306,7 +309,7 @@ export class TraceMapper {
         break;
       case 'exit':
       case 'closed':
-        exitAttributes(a1, attributes, (t) => this.render(t));
+        exitAttributes(a1, attributes, this.renderBound);
         break;
       case 'link':
       case 'unlink':
@@ -359,7 +362,7 @@ export class TraceMapper {
     };
     if (kind !== 'print') {
       attributes['beam.peer_pid'] = this.id(kind === 'send' ? to : from);
-      messageAttributes(payload, attributes, (t) => this.render(t), this.localNode);
+      messageAttributes(payload, attributes, this.renderBound, this.localNode);
     }
     out.push(this.event(`seq_trace.${kind}`, actor, this.time(e[3]), attributes));
     return 'event';

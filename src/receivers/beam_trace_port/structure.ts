@@ -27,19 +27,20 @@ export function idText(t: Term, localNode: string | undefined): string {
   return renderTerm(t, 256, localNode !== undefined ? { localNode } : {});
 }
 
+const idOptions = (localNode: string | undefined): RenderOptions => (localNode !== undefined ? { localNode } : {});
+
 /** message.send / message.receive / seq_trace: kind, label, call tag and caller, exit sender and reason. */
 export function messageAttributes(m: Term, attributes: Attributes, render: (t: Term) => string, localNode: string | undefined): void {
   const shape = messageShape(m);
   attributes['beam.message.kind'] = shape.kind;
   if (shape.label !== undefined) attributes['beam.request'] = shape.label;
-  const idOptions: RenderOptions = localNode !== undefined ? { localNode } : {};
   switch (shape.kind) {
     case 'call':
       if (shape.peer) attributes['beam.call.from'] = pidText(shape.peer, localNode);
-      if (shape.tag !== undefined) attributes['beam.call.tag'] = renderTerm(shape.tag, 256, idOptions);
+      if (shape.tag !== undefined) attributes['beam.call.tag'] = renderTerm(shape.tag, 256, idOptions(localNode));
       break;
     case 'reply':
-      if (shape.tag !== undefined) attributes['beam.call.tag'] = renderTerm(shape.tag, 256, idOptions);
+      if (shape.tag !== undefined) attributes['beam.call.tag'] = renderTerm(shape.tag, 256, idOptions(localNode));
       break;
     case 'exit':
     case 'down':
