@@ -203,12 +203,18 @@ class RunningPipeline implements Pipeline {
   private async doShutdown(): Promise<ShutdownResult> {
     this.state = 'stopping';
     const timeoutMs = parseDuration(this.config.service.shutdown_timeout);
-    // A ref'd timer, unlike AbortSignal.timeout(): shutdown must finish even when nothing else keeps the loop alive.
-    const deadlineController = new AbortController();
-    const deadlineTimer = setTimeout(() => deadlineController.abort(), timeoutMs);
-    const deadline = deadlineController.signal;
+    const startedAt = Date.now();
+    // Each stage has its own budget, so a receiver that cannot close (a client holding a socket) never eats the
+    // exporters' drain time: receivers get a quarter of shutdown_timeout, processors the next sixth, exporters the rest.
+    const stageEnds = { receivers: startedAt + timeoutMs * 0.25, processors: startedAt + timeoutMs * (0.25 + 1 / 6), exporters: startedAt + timeoutMs };
+    // Ref'd timers, unlike AbortSignal.timeout(): shutdown must finish even when nothing else keeps the loop alive.
+    const stageSignal = (endsAt: number): { signal: AbortSignal; done(): void } => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), Math.max(0, endsAt - Date.now()));
+      return { signal: controller.signal, done: () => clearTimeout(timer) };
+    };
     let drained = true;
-    const bounded = async (what: string, work: () => Promise<unknown> | unknown): Promise<void> => {
+    const bounded = async (what: string, deadline: AbortSignal, lossIfLate: boolean, work: () => Promise<unknown> | unknown): Promise<void> => {
       try {
         const result = await Promise.race([
           Promise.resolve().then(work).then(() => 'done' as const),
@@ -218,35 +224,39 @@ class RunningPipeline implements Pipeline {
           }),
         ]);
         if (result === 'late') {
-          drained = false;
+          if (lossIfLate) drained = false;
           this.logger.warn('shutdown deadline passed', { component: what, timeout: this.config.service.shutdown_timeout });
         }
       } catch (error) {
-        drained = false;
+        if (lossIfLate) drained = false;
         this.logger.error('shutdown failed', { component: what, error: error instanceof Error ? error.message : String(error) });
       }
     };
 
-    // 1. Receivers stop accepting.
-    await Promise.all([...this.receivers].map(([id, { receiver, consumer }]) => bounded(`receiver ${id}`, async () => {
-      await receiver.shutdown();
-      consumer.close();
-    })));
+    // 1. Receivers stop accepting. One that is late loses nothing by itself: its consumer is closed regardless,
+    //    so what it still takes is refused (retryable), never acknowledged and dropped.
+    const receivers = stageSignal(stageEnds.receivers);
+    await Promise.all([...this.receivers].map(([id, { receiver }]) => bounded(`receiver ${id}`, receivers.signal, false, () => receiver.shutdown())));
+    receivers.done();
+    for (const { consumer } of this.receivers.values()) consumer.close();
     // 2. Processors flush: completing the input lets the batch processor emit what it holds.
-    await Promise.all(this.pipelines.map((p) => bounded(`pipeline ${p.name}`, () => p.close())));
+    const processors = stageSignal(stageEnds.processors);
+    await Promise.all(this.pipelines.map((p) => bounded(`pipeline ${p.name}`, processors.signal, true, () => p.close())));
     for (const p of this.pipelines) {
-      for (const node of p.processors) await bounded(`processor ${node.id}`, () => node.processor.shutdown?.());
+      for (const node of p.processors) await bounded(`processor ${node.id}`, processors.signal, true, () => node.processor.shutdown?.());
     }
-    // 3. Exporters drain their queues, then release.
-    await Promise.all([...this.exporters].map(([id, { exporter, queue }]) => bounded(`exporter ${id}`, async () => {
-      await queue.drain(deadline);
+    processors.done();
+    // 3. Exporters drain their queues, then release: always with what is left of shutdown_timeout.
+    const exporters = stageSignal(stageEnds.exporters);
+    await Promise.all([...this.exporters].map(([id, { exporter, queue }]) => bounded(`exporter ${id}`, exporters.signal, true, async () => {
+      await queue.drain(exporters.signal);
       if (queue.size > 0) drained = false;
       await exporter.shutdown();
     })));
-    for (const [id, ext] of this.extensions) await bounded(`extension ${id}`, () => ext.shutdown());
+    for (const [id, ext] of this.extensions) await bounded(`extension ${id}`, exporters.signal, false, () => ext.shutdown());
+    exporters.done();
     for (const reporter of this.problemReporters) reporter.flush();
     await this.telemetry.shutdown();
-    clearTimeout(deadlineTimer);
     this.state = 'stopped';
     this.logger.info('pipeline stopped', { drained });
     return { drained };

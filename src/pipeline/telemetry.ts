@@ -47,7 +47,13 @@ export class SelfTelemetry implements PipelineMetrics {
     this.loopDelay.enable();
     this.meter
       .createObservableGauge('scope_process_memory_rss_bytes', { unit: 'By', description: 'Resident set size of the pipeline process.' })
-      .addCallback((r) => r.observe(process.memoryUsage.rss()));
+      .addCallback((r) => {
+        try {
+          r.observe(process.memoryUsage.rss());
+        } catch {
+          // EMFILE while every descriptor is taken: no sample this time rather than a thrown callback.
+        }
+      });
     this.meter
       .createObservableGauge('scope_process_heap_used_bytes', { unit: 'By', description: 'V8 heap in use.' })
       .addCallback((r) => r.observe(process.memoryUsage().heapUsed));

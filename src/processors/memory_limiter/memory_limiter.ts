@@ -4,6 +4,7 @@
  * receiver (which pushes back on its source or answers 429), so nothing
  * already in the pipeline is lost.
  */
+import { getHeapStatistics } from 'node:v8';
 import { totalmem } from 'node:os';
 import type { OperatorFunction } from 'rxjs';
 import type { ComponentContext, Processor, Refusal } from '../../component/types.js';
@@ -31,6 +32,25 @@ export function measureMemory(source: MemoryLimiterConfig['memory_source']): num
   if (source === 'rss') return process.memoryUsage.rss();
   const m = process.memoryUsage();
   return m.heapUsed + m.external;
+}
+
+/**
+ * Measures, or undefined when the process cannot right now: reading the RSS
+ * opens /proc/self/stat, which fails with EMFILE when every descriptor is in
+ * use (a connection flood) — then the heap figures still answer.
+ */
+export function tryMeasureMemory(source: MemoryLimiterConfig['memory_source']): { used: number; error?: Error } | undefined {
+  try {
+    return { used: measureMemory(source) };
+  } catch (error) {
+    try {
+      // process.memoryUsage() reads the RSS too; V8's own figures need no descriptor.
+      const h = getHeapStatistics();
+      return { used: h.used_heap_size + h.external_memory, error: error as Error };
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 export class MemoryLimiter implements Processor {
@@ -62,7 +82,9 @@ export class MemoryLimiter implements Processor {
 
   /** Measures now; exposed so the first check does not wait a whole interval. */
   check(): void {
-    let used = measureMemory(this.config.memory_source);
+    const measured = this.measure();
+    if (measured === undefined) return; // keep the last decision until it can measure again
+    let used = measured;
     this.lastUsed = used;
     const mib = (n: number): number => Math.round(n / MiB);
     // Above the hard limit, or still above the soft one while refusing: collect now rather than when V8 would.
@@ -71,7 +93,7 @@ export class MemoryLimiter implements Processor {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc && (used > this.limits.hardBytes || (this.refusing && used > this.limits.softBytes))) {
       gc();
-      used = measureMemory(this.config.memory_source);
+      used = this.measure() ?? used;
       this.lastUsed = used;
     }
     if (!this.refusing && used > this.limits.softBytes) {
@@ -81,6 +103,23 @@ export class MemoryLimiter implements Processor {
       this.refusing = false;
       this.ctx.logger.info('memory below soft limit again: accepting data', { used_mib: mib(used), soft_limit_mib: mib(this.limits.softBytes) });
     }
+  }
+
+  private measureFailed = false;
+
+  /** Never throws: a failed measurement is logged once (and again after it recovered), the check skipped. */
+  private measure(): number | undefined {
+    const m = tryMeasureMemory(this.config.memory_source);
+    if (m?.error || m === undefined) {
+      if (!this.measureFailed) {
+        this.measureFailed = true;
+        this.ctx.logger.warn('memory_limiter cannot read memory use (heap figures used meanwhile)', { error: m?.error?.message ?? 'process.memoryUsage failed', source: this.config.memory_source });
+      }
+    } else if (this.measureFailed) {
+      this.measureFailed = false;
+      this.ctx.logger.info('memory_limiter reads memory use again');
+    }
+    return m?.used;
   }
 
   async start(): Promise<void> {
