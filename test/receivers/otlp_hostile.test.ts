@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { otlpTypes } from '../../src/otel/proto.js';
-import { freePort, startDaemon, tempDir, until } from '../helpers.js';
+import { freePort, promValue, startDaemon, tempDir, until } from '../helpers.js';
 
 function rawGrpc(target: string, body: Buffer): Promise<grpc.ServiceError | undefined> {
   const client = new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
@@ -48,7 +48,20 @@ service:
 
     assert.equal(await post(Buffer.from('not a protobuf at all, just text'), 'application/x-protobuf'), 400);
     assert.equal(await post(valid.subarray(0, valid.length - 7), 'application/x-protobuf'), 400, 'truncated protobuf');
-    assert.equal(await post('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "not-hex", "spanId": "xyz"}]}]}]}', 'application/json'), 200, 'invalid ids: partial success');
+    // Ids that are not ids refuse the request (the Collector's decoder does the same), never retried by clients.
+    assert.equal(await post('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "not-hex", "spanId": "xyz"}]}]}]}', 'application/json'), 400, 'invalid ids');
+    // The reliability review's poison: an attribute nested 5 000 deep (140 KB of JSON) was answered 200 and
+    // then blew the exporters' stack, retried for minutes with /healthz at 503. Now: 400, naming where.
+    const open = '{"kvlistValue":{"values":[{"key":"k","value":';
+    const poison = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"${'ab'.repeat(16)}","spanId":"${'cd'.repeat(8)}","name":"poison","attributes":[{"key":"p","value":${open.repeat(5000)}{"stringValue":"x"}${'}]}}'.repeat(5000)}}]}]}]}]}`;
+    const poisoned = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: poison });
+    assert.equal(poisoned.status, 400);
+    assert.equal(((await poisoned.json()) as { message: string }).message, 'resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value: nested deeper than 64');
+    // One span of 200 with a start time past what the model holds: the request is refused, naming the span.
+    const spans = Array.from({ length: 200 }, (_, i) => ({ traceId: 'ab'.repeat(16), spanId: (i + 1).toString(16).padStart(16, '0'), name: `bulk-${i}`, startTimeUnixNano: i === 99 ? '18446744073709551615' : '1', endTimeUnixNano: '2' }));
+    const outOfRange = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans }] }] }) });
+    assert.equal(outOfRange.status, 400);
+    assert.match(((await outOfRange.json()) as { message: string }).message, /^resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[99\]\.startTimeUnixNano: 18446744073709551615 is out of range/);
     assert.equal(await post('{]', 'application/json'), 400);
     assert.equal(await post('hello', 'text/html'), 415);
     assert.equal(await post(Buffer.alloc(10 * 1024 * 1024, 1), 'application/x-protobuf'), 413, '10 MiB body');
@@ -69,6 +82,10 @@ service:
     }, 10_000, 'the valid spans');
     const text = await (await fetch(metrics)).text();
     assert.match(text, /scope_receiver_refused_items_total\{receiver="otlp",reason="malformed"[^}]*\} [4-9]/);
+    assert.equal(promValue(text, 'scope_receiver_refused_items_total', { receiver: 'otlp', reason: 'too_deep' }), 1);
+    assert.equal(promValue(text, 'scope_receiver_refused_items_total', { receiver: 'otlp', reason: 'invalid_value' }), 201, 'the one bad-id span and the 200 of the refused request');
+    assert.equal(promValue(text, 'scope_exporter_send_failed_items_total'), 0, 'nothing hostile reached the exporter');
+    assert.ok(!readFileSync(out, 'utf8').includes('poison') && !readFileSync(out, 'utf8').includes('bulk-'), 'nothing of a refused request was written');
     daemon.child.kill('SIGTERM');
     assert.equal((await daemon.exited()).code, 0, daemon.stderr());
   });

@@ -159,7 +159,8 @@ describe('otlp receiver over HTTP with the OpenTelemetry JS SDK', () => {
 
   it('answers partial success for invalid spans, 400 for garbage, 415 for wrong types, 413 past the limit, and keeps serving', async () => {
     const goodSpan = { traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'ok', startTimeUnixNano: '1', endTimeUnixNano: '2' };
-    const body = { resourceSpans: [{ scopeSpans: [{ spans: [goodSpan, { ...goodSpan, traceId: 'zz', name: 'bad' }] }] }] };
+    // An all-zero trace id is well formed but invalid (OTLP): that span alone is rejected. A malformed one ('zz') refuses the request (otlp_limits.test).
+    const body = { resourceSpans: [{ scopeSpans: [{ spans: [goodSpan, { ...goodSpan, traceId: '0'.repeat(32), name: 'bad' }] }] }] };
     const partial = await fetch(`${base}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal(partial.status, 200);
     const answer = (await partial.json()) as { partialSuccess?: { rejectedSpans?: number | string; errorMessage?: string } };

@@ -1,5 +1,5 @@
 import { defineReceiver } from '../../component/types.js';
-import { otlpConfigSchema, type OtlpConfig } from './config.js';
+import { otlpConfigSchema, validateOtlpConfig, type OtlpConfig } from './config.js';
 import { OtlpReceiver } from './otlp.js';
 
 export const otlpReceiver = defineReceiver<OtlpConfig>({
@@ -8,5 +8,6 @@ export const otlpReceiver = defineReceiver<OtlpConfig>({
   description: 'Receives OpenTelemetry traces, logs and metrics over OTLP/gRPC and OTLP/HTTP (protobuf and JSON)',
   stability: 'development',
   configSchema: otlpConfigSchema,
+  validate: validateOtlpConfig,
   create: (config, ctx) => new OtlpReceiver(config, ctx),
 });

@@ -1,27 +1,35 @@
 /**
  * The OTLP receiver, HTTP protocol (OTLP/HTTP spec): protobuf and JSON bodies,
  * gzip, partial success, 429 + Retry-After when the pipeline pushes back,
- * 400 for undecodable bodies, 413 past the size limit.
+ * 400 for bodies that cannot be taken (undecodable, nested too deep, a value
+ * out of range), 413 past the size limit. Connections are capped, timed out
+ * when silent or idle, and all closed within shutdown_grace on shutdown.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import type { Meter } from '@opentelemetry/api';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
 import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
 import type { OtlpConfig, OtlpHttpConfig } from './config.js';
 import { listen } from '../../util/net.js';
+import { Connections } from './connections.js';
 import type { Msg } from './convert.js';
 import { OtlpGrpcServer } from './grpc.js';
-import { decodeProtobuf, ingest, refusedBeforeReading, type DecodedRequest, type IngestOutcome, type Refused } from './ingest.js';
+import { receive, refusedBeforeReading, type IngestOutcome, type OtlpRuntime, type Refused } from './ingest.js';
+import { createOtlpInstruments, type OtlpInstruments } from './metrics.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const REJECTED_FIELD: Record<Signal, string> = { traces: 'rejectedSpans', logs: 'rejectedLogRecords', metrics: 'rejectedDataPoints' };
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  /** `counted`: already counted and logged (receive() does that for the requests it refuses). */
+  constructor(readonly status: number, message: string, readonly counted = false) {
     super(message);
   }
 }
@@ -47,18 +55,40 @@ function readBody(stream: Readable, limit: number): Promise<Buffer> {
   });
 }
 
+/** One set of instruments per meter, however many otlp receivers share it. */
+const instrumentsByMeter = new WeakMap<Meter, OtlpInstruments>();
+
+function instrumentsFor(meter: Meter): OtlpInstruments {
+  let instruments = instrumentsByMeter.get(meter);
+  if (!instruments) {
+    instruments = createOtlpInstruments(meter);
+    instrumentsByMeter.set(meter, instruments);
+  }
+  return instruments;
+}
+
 export class OtlpReceiver implements Receiver {
   private server?: Server;
+  private connections?: Connections;
   private readonly http?: OtlpHttpConfig;
   private readonly grpc?: OtlpGrpcServer;
+  private readonly rt: OtlpRuntime;
+  private readonly graceMs: number;
+  private idleMs = 0;
   private stopping = false;
 
   constructor(
     config: OtlpConfig,
     private readonly ctx: ReceiverContext,
   ) {
+    this.rt = {
+      ctx,
+      limits: { maxAttributes: config.max_attributes_per_item, maxValueBytes: parseSize(config.max_attribute_value_size) },
+      instruments: instrumentsFor(ctx.meter),
+    };
+    this.graceMs = parseDuration(config.shutdown_grace);
     this.http = config.protocols.http;
-    if (config.protocols.grpc) this.grpc = new OtlpGrpcServer(config.protocols.grpc, ctx);
+    if (config.protocols.grpc) this.grpc = new OtlpGrpcServer(config.protocols.grpc, this.rt);
   }
 
   async start(): Promise<void> {
@@ -67,25 +97,59 @@ export class OtlpReceiver implements Receiver {
     const http = this.http;
     if (!http) return;
     const { host, port } = parseEndpoint(http.endpoint);
+    const headerMs = Math.ceil(parseDuration(http.read_header_timeout));
+    const readMs = Math.ceil(parseDuration(http.read_timeout));
+    this.idleMs = Math.ceil(parseDuration(http.idle_timeout));
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, http);
+    const options: ServerOptions = {
+      requestTimeout: readMs,
+      headersTimeout: readMs > 0 ? Math.min(headerMs, readMs) : headerMs,
+      // Node checks those two this often (its default, 30 s, would let a 10 s limit run to 40 s).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(Math.min(headerMs, readMs || headerMs) / 4))),
+    };
     const server: Server = http.tls
-      ? createTlsServer({ cert: readFileSync(http.tls.cert_file), key: readFileSync(http.tls.key_file) }, handler)
-      : createServer(handler);
-    server.requestTimeout = parseDuration(http.read_timeout);
+      ? createTlsServer({
+        ...options,
+        cert: readFileSync(http.tls.cert_file),
+        key: readFileSync(http.tls.key_file),
+        ...(http.tls.client_ca_file ? { ca: readFileSync(http.tls.client_ca_file), requestCert: true, rejectUnauthorized: true } : {}),
+        handshakeTimeout: headerMs,
+      }, handler)
+      : createServer(options, handler);
+    // Idle keep-alive connections are closed by the connection sweep (counted), which also announces the timeout in Keep-Alive.
+    server.keepAliveTimeout = 0;
+    server.maxConnections = http.max_connections;
+    const connections = new Connections('http', this.rt, Math.min(headerMs, this.idleMs || headerMs));
+    server.on('connection', (socket: Socket) => void connections.accept(socket, headerMs, 'header_timeout'));
+    if (http.tls) {
+      server.on('tlsClientError', (error: Error, socket: TLSSocket) => connections.refused('tls_handshake', socket.remoteAddress, error.message));
+    }
     const address = await listen(server, port, host);
+    connections.watch(server);
     this.server = server;
-    this.ctx.logger.info('OTLP/HTTP listening', { endpoint: `${host}:${address.port}` });
+    this.connections = connections;
+    this.ctx.logger.info('OTLP/HTTP listening', { endpoint: `${host}:${address.port}`, ...(http.tls?.client_ca_file ? { client_certificates: 'required' } : {}) });
   }
 
+  /**
+   * Stops listening, closes idle connections at once and the busy ones after
+   * shutdown_grace, both protocols together: never longer than the grace (and a few ms).
+   */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    await this.grpc?.shutdown();
+    await Promise.all([this.grpc?.shutdown(this.graceMs), this.shutdownHttp()]);
+  }
+
+  private async shutdownHttp(): Promise<void> {
     const server = this.server;
+    const connections = this.connections;
     this.server = undefined;
-    if (server) {
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (!server || !connections) return;
+    server.close(); // no new connections
+    for (const conn of connections.stop()) if (conn.inflight === 0) conn.socket.destroy();
+    // Responses to requests in flight carry `connection: close`; whatever is still open after the grace is closed.
+    await connections.drained(this.graceMs);
+    connections.release('shutdown');
   }
 
   private cors(req: IncomingMessage, res: ServerResponse, http: OtlpHttpConfig): boolean {
@@ -101,10 +165,21 @@ export class OtlpReceiver implements Receiver {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, http: OtlpHttpConfig): Promise<void> {
+    const conn = this.connections?.find(req.socket);
+    if (conn) {
+      conn.inflight++;
+      conn.requests++;
+      this.connections?.deadline(conn, 0, 'idle_timeout');
+      res.once('close', () => {
+        conn.inflight--;
+        if (conn.inflight === 0 && !this.stopping) this.connections?.deadline(conn, this.idleMs, 'idle_timeout');
+      });
+    }
     const json = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/json';
     try {
       const corsOk = this.cors(req, res, http);
       if (req.method === 'OPTIONS' && corsOk) {
+        this.connectionHeaders(res);
         res.writeHead(204).end();
         return;
       }
@@ -138,28 +213,26 @@ export class OtlpReceiver implements Receiver {
       } else {
         body = await readBody(req, limit);
       }
-      const message = this.decode(signal, body, json);
-      let outcome: IngestOutcome;
-      try {
-        outcome = ingest(signal, message, this.ctx);
-      } catch (error) {
-        throw new HttpError(400, `cannot read the ${signal} request: ${(error as Error).message}`);
-      }
+      const outcome = receive(signal, json ? { json: this.parseJson(body) } : { protobuf: body }, this.rt, { protocol: 'http', remote: req.socket.remoteAddress });
+      if (outcome.status === 'invalid') throw new HttpError(400, outcome.message, true);
       if (outcome.status !== 'ok') this.throwRefusal(res, outcome);
       this.respond(res, 200, signal, json, outcome.rejected > 0 ? { rejected: outcome.rejected, message: outcome.message } : undefined);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);
+      const counted = error instanceof HttpError && error.counted;
       if (status >= 500 && status !== 503) this.ctx.logger.error('OTLP/HTTP request failed', { error: message });
-      else if (status === 400 || status === 413) this.ctx.problems.report(`http_${status}`, 'bad OTLP/HTTP request', { status, error: message, remote: req.socket.remoteAddress });
-      if (status === 400 || status === 413) this.ctx.countRefused(1, status === 413 ? 'too_large' : 'malformed');
+      else if ((status === 400 || status === 413) && !counted) {
+        this.ctx.problems.report(`http_${status}`, 'bad OTLP/HTTP request', { status, error: message, remote: req.socket.remoteAddress });
+        this.ctx.countRefused(1, status === 413 ? 'too_large' : 'malformed');
+      }
       req.resume();
       this.respondError(res, status, message, json);
     }
   }
 
-  /** 429 with Retry-After for push-back, 503 for a refusal that retrying will not fix. */
-  private throwRefusal(res: ServerResponse, outcome: Refused): never {
+  /** 429 with Retry-After for push-back; 503 while the pipeline is stopping (both retryable for OTLP clients). */
+  private throwRefusal(res: ServerResponse, outcome: Refused | Exclude<IngestOutcome, { status: 'ok' | 'invalid' }>): never {
     if (outcome.status === 'pushback') {
       res.setHeader('retry-after', String(Math.max(1, Math.ceil(outcome.retryAfterMs / 1000))));
       throw new HttpError(429, outcome.message);
@@ -167,25 +240,30 @@ export class OtlpReceiver implements Receiver {
     throw new HttpError(503, outcome.message);
   }
 
-  private decode(signal: Signal, body: Buffer, json: boolean): DecodedRequest {
-    if (json) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.length > 0 ? body.toString('utf8') : '{}');
-      } catch (error) {
-        throw new HttpError(400, `body is not JSON: ${(error as Error).message}`);
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object');
-      return { message: parsed as Msg };
-    }
+  /** An OTLP/JSON body. JSON.parse does not recurse, so any nesting parses; convert counts the depth. */
+  private parseJson(body: Buffer): Msg {
+    let parsed: unknown;
     try {
-      return decodeProtobuf(signal, body);
+      parsed = JSON.parse(body.length > 0 ? body.toString('utf8') : '{}');
     } catch (error) {
-      throw new HttpError(400, `body is not a valid ${otlpTypes().request[signal].name}: ${(error as Error).message}`);
+      throw new HttpError(400, `body is not JSON: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'body must be a JSON object');
+    return parsed as Msg;
+  }
+
+  /** Keep-alive announces idle_timeout; once stopping, every answer closes its connection. */
+  private connectionHeaders(res: ServerResponse): void {
+    if (this.stopping) {
+      res.removeHeader('keep-alive');
+      res.setHeader('connection', 'close');
+    } else if (this.idleMs >= 1000) {
+      res.setHeader('keep-alive', `timeout=${Math.floor(this.idleMs / 1000)}`);
     }
   }
 
   private respond(res: ServerResponse, status: number, signal: Signal, json: boolean, partial?: { rejected: number; message: string }): void {
+    this.connectionHeaders(res);
     const body: Msg = partial ? { partialSuccess: { [REJECTED_FIELD[signal]]: partial.rejected, errorMessage: partial.message } } : {};
     if (json) {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -196,7 +274,8 @@ export class OtlpReceiver implements Receiver {
   }
 
   private respondError(res: ServerResponse, status: number, message: string, json: boolean): void {
-    if (res.headersSent) return;
+    if (res.headersSent || res.destroyed) return;
+    this.connectionHeaders(res);
     // After a 413 the rest of the body is not worth reading on this connection.
     if (status === 413) res.setHeader('connection', 'close');
     // google.rpc.Status: code from the gRPC code table the OTLP/HTTP spec maps to.

@@ -7,14 +7,16 @@
  * protobuf encoding once (field numbers from opentelemetry-proto v1.x,
  * trace.proto / common.proto / resource.proto) and gives exactly what
  * convertTraces gives for the same request — the property test holds it to
- * that. Unknown fields are skipped, as protobuf requires. A malformed
- * encoding throws, like protobufjs's decode.
+ * that, refusals and cuts included (the same checks, in the same order: see
+ * convert.ts). Unknown fields are skipped, as protobuf requires. A malformed
+ * encoding throws a RangeError, like protobufjs's decode; nesting deeper than
+ * MAX_DEPTH throws an InvalidRequest (a RangeError) naming where.
  */
 import type { AttributeValue, Attributes, Span, SpanKind, StatusCode } from '../../model/types.js';
-import type { Converted } from './convert.js';
-
-/** Nesting of AnyValue arrays and kvlists beyond this is refused (a hostile request must not exhaust the stack). */
-const MAX_DEPTH = 64;
+import { markInvalid, setTruncation, type Converted } from './convert.js';
+import {
+  DEFAULT_LIMITS, MAX_DEPTH, at, idBytesProblem, markDropped, timeProblem, tooDeep, utf8PrefixLength, type ItemLimits,
+} from './limits.js';
 
 const SPAN_KINDS: readonly SpanKind[] = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 const STATUS: readonly StatusCode[] = ['unset', 'ok', 'error'];
@@ -22,10 +24,10 @@ const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'
 
 const VARINT = 0;
 const FIXED64 = 1;
-const LEN = 2;
+export const LEN = 2;
 const FIXED32 = 5;
 
-class Reader {
+export class Reader {
   pos: number;
   private readonly view: DataView;
 
@@ -94,6 +96,19 @@ class Reader {
     return s;
   }
 
+  /** A string field cut to at most `max` UTF-8 bytes (on a character boundary); `cx` counts the cut. */
+  stringAtMost(max: number, cx: Limits): string {
+    const end = this.end();
+    let stop = end;
+    if (end - this.pos > max) {
+      stop = this.pos + utf8PrefixLength(this.buf, this.pos, end, max);
+      cx.cutValues++;
+    }
+    const s = this.buf.toString('utf8', this.pos, stop);
+    this.pos = end;
+    return s;
+  }
+
   /** The bytes of a length-delimited field, as a view. */
   bytes(): Buffer {
     const end = this.end();
@@ -144,15 +159,28 @@ function intValue(v: bigint): number | string {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
 
+/** The limits of one request and what they cut. */
+class Limits {
+  droppedAttributes = 0;
+  cutValues = 0;
+  readonly maxAttributes: number;
+  readonly maxValueBytes: number;
+
+  constructor(limits: ItemLimits) {
+    this.maxAttributes = limits.maxAttributes;
+    this.maxValueBytes = limits.maxValueBytes;
+  }
+}
+
 /** AnyValue { string 1, bool 2, int 3, double 4, array 5, kvlist 6, bytes 7 }: the last member on the wire wins. */
-function anyValue(r: Reader, end: number, depth: number): AttributeValue {
-  if (depth > MAX_DEPTH) throw new RangeError(`AnyValue nested deeper than ${MAX_DEPTH}`);
+function anyValue(r: Reader, end: number, depth: number, cx: Limits): AttributeValue {
+  if (depth > MAX_DEPTH) throw tooDeep();
   let value: AttributeValue = null;
   while (r.pos < end) {
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 && wire === LEN) value = r.string();
+    if (field === 1 && wire === LEN) value = r.stringAtMost(cx.maxValueBytes, cx);
     else if (field === 2 && wire === VARINT) value = r.uint32() !== 0;
     else if (field === 3 && wire === VARINT) value = intValue(r.int64());
     else if (field === 4 && wire === FIXED64) value = r.double();
@@ -161,7 +189,7 @@ function anyValue(r: Reader, end: number, depth: number): AttributeValue {
       const values: AttributeValue[] = [];
       while (r.pos < arrayEnd) {
         const t = r.uint32();
-        if (t >>> 3 === 1 && (t & 7) === LEN) values.push(anyValue(r, r.end(), depth + 1));
+        if (t >>> 3 === 1 && (t & 7) === LEN) values.push(anyValue(r, r.end(), depth + 1, cx));
         else r.skip(t & 7);
       }
       value = values;
@@ -170,19 +198,26 @@ function anyValue(r: Reader, end: number, depth: number): AttributeValue {
       const kv: Attributes = {};
       while (r.pos < listEnd) {
         const t = r.uint32();
-        if (t >>> 3 === 1 && (t & 7) === LEN) keyValue(r, r.end(), kv, depth + 1);
+        if (t >>> 3 === 1 && (t & 7) === LEN) keyValue(r, r.end(), kv, depth + 1, cx);
         else r.skip(t & 7);
       }
       value = kv;
-    } else if (field === 7 && wire === LEN) value = new Uint8Array(r.bytes());
-    else r.skip(wire);
+    } else if (field === 7 && wire === LEN) {
+      const b = r.bytes();
+      if (b.length > cx.maxValueBytes) {
+        cx.cutValues++;
+        value = new Uint8Array(b.subarray(0, cx.maxValueBytes));
+      } else {
+        value = new Uint8Array(b);
+      }
+    } else r.skip(wire);
   }
   if (r.pos !== end) throw new RangeError('AnyValue runs past its length');
   return value;
 }
 
 /** KeyValue { key 1, value 2 } into `into`. */
-function keyValue(r: Reader, end: number, into: Attributes, depth: number): void {
+function keyValue(r: Reader, end: number, into: Attributes, depth: number, cx: Limits): void {
   let key = '';
   let value: AttributeValue = null;
   while (r.pos < end) {
@@ -190,44 +225,75 @@ function keyValue(r: Reader, end: number, into: Attributes, depth: number): void
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === LEN) key = r.string();
-    else if (field === 2 && wire === LEN) value = anyValue(r, r.end(), depth);
+    else if (field === 2 && wire === LEN) value = anyValue(r, r.end(), depth, cx);
     else r.skip(wire);
   }
   if (r.pos !== end) throw new RangeError('KeyValue runs past its length');
   into[key] = value;
 }
 
+/**
+ * The `index`-th attribute of an item (a KeyValue field starting here): read
+ * into `into` while under the limit, else skipped and counted. Returns whether it was kept.
+ */
+function itemAttribute(r: Reader, into: Attributes, index: number, cx: Limits): boolean {
+  const end = r.end();
+  if (index >= cx.maxAttributes) {
+    r.pos = end;
+    return false;
+  }
+  try {
+    keyValue(r, end, into, 0, cx);
+  } catch (error) {
+    throw at(error, `attributes[${index}].value`);
+  }
+  return true;
+}
+
+/** After an item's attributes: records those dropped by the limit on the item. */
+function attributesDone(attributes: Attributes, count: number, cx: Limits): void {
+  if (count > cx.maxAttributes) {
+    cx.droppedAttributes += count - cx.maxAttributes;
+    markDropped(attributes, count - cx.maxAttributes);
+  }
+}
+
 /** Every `field` (a KeyValue) of the message ending at `end`, as attributes. */
-function attributesOf(r: Reader, end: number, field: number): Attributes {
+function attributesOf(r: Reader, end: number, field: number, cx: Limits): Attributes {
   const out: Attributes = {};
+  let count = 0;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag >>> 3 === field && (tag & 7) === LEN) keyValue(r, r.end(), out, 0);
+    if (tag >>> 3 === field && (tag & 7) === LEN) itemAttribute(r, out, count++, cx);
     else r.skip(tag & 7);
   }
+  attributesDone(out, count, cx);
   return out;
 }
 
 interface RawLink { traceId?: Buffer; spanId?: Buffer; traceState: string; attributes: Attributes }
 
-function event(r: Reader, end: number): Span['events'][number] {
+function event(r: Reader, end: number, cx: Limits): Span['events'][number] {
   let name = '';
   let time = 0n;
   const attributes: Attributes = {};
+  let count = 0;
   while (r.pos < end) {
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === FIXED64) time = r.fixed64();
     else if (field === 2 && wire === LEN) name = r.string();
-    else if (field === 3 && wire === LEN) keyValue(r, r.end(), attributes, 0);
+    else if (field === 3 && wire === LEN) itemAttribute(r, attributes, count++, cx);
     else r.skip(wire);
   }
+  attributesDone(attributes, count, cx);
   return { name, timeUnixNano: time, attributes };
 }
 
-function link(r: Reader, end: number): RawLink {
+function link(r: Reader, end: number, cx: Limits): RawLink {
   const l: RawLink = { traceState: '', attributes: {} };
+  let count = 0;
   while (r.pos < end) {
     const tag = r.uint32();
     const field = tag >>> 3;
@@ -235,9 +301,10 @@ function link(r: Reader, end: number): RawLink {
     if (field === 1 && wire === LEN) l.traceId = r.bytes();
     else if (field === 2 && wire === LEN) l.spanId = r.bytes();
     else if (field === 3 && wire === LEN) l.traceState = r.string();
-    else if (field === 4 && wire === LEN) keyValue(r, r.end(), l.attributes, 0);
+    else if (field === 4 && wire === LEN) itemAttribute(r, l.attributes, count++, cx);
     else r.skip(wire);
   }
+  attributesDone(l.attributes, count, cx);
   return l;
 }
 
@@ -246,8 +313,16 @@ function reject(out: Converted<Span>, reason: string): void {
   if (out.errors.length < 3) out.errors.push(reason);
 }
 
-/** Span (trace.proto field numbers) → a Span, or a rejection. */
-function span(r: Reader, end: number, resource: Attributes, scope: Span['scope'], out: Converted<Span>): void {
+/** Where span k of scopeSpans j of resourceSpans i is, in OTLP/JSON terms (built only for a message). */
+function spanPath(i: number, j: number, k: number): string {
+  return `resourceSpans[${i}].scopeSpans[${j}].spans[${k}]`;
+}
+
+/**
+ * Span (trace.proto field numbers) → a Span, a rejection, or the request
+ * marked invalid: the checks and their order are convertTraces's.
+ */
+function span(r: Reader, end: number, resource: Attributes, scope: Span['scope'], out: Converted<Span>, cx: Limits, i: number, j: number, k: number): void {
   let traceIdBytes: Buffer | undefined;
   let spanIdBytes: Buffer | undefined;
   let parentBytes: Buffer | undefined;
@@ -257,6 +332,7 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
   let start = 0n;
   let endTime = 0n;
   const attributes: Attributes = {};
+  let attributeCount = 0;
   const events: Span['events'] = [];
   const links: RawLink[] = [];
   let statusCode = 0;
@@ -274,9 +350,25 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
       case -6: kind = r.uint32() | 0; break;
       case 107: start = r.fixed64(); break;
       case 108: endTime = r.fixed64(); break;
-      case 9: keyValue(r, r.end(), attributes, 0); break;
-      case 11: events.push(event(r, r.end())); break;
-      case 13: links.push(link(r, r.end())); break;
+      case 9: itemAttribute(r, attributes, attributeCount++, cx); break;
+      case 11: {
+        const n = events.length;
+        try {
+          events.push(event(r, r.end(), cx));
+        } catch (error) {
+          throw at(error, `events[${n}]`);
+        }
+        break;
+      }
+      case 13: {
+        const n = links.length;
+        try {
+          links.push(link(r, r.end(), cx));
+        } catch (error) {
+          throw at(error, `links[${n}]`);
+        }
+        break;
+      }
       case 15: {
         const statusEnd = r.end();
         while (r.pos < statusEnd) {
@@ -291,12 +383,40 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
     }
   }
   if (r.pos !== end) throw new RangeError('span runs past its length');
+  attributesDone(attributes, attributeCount, cx);
   const traceId = id(traceIdBytes, 16);
   const spanId = id(spanIdBytes, 8);
   const parent = id(parentBytes, 8);
+  const invalid = (f: string, problem: string): void => markInvalid(out, `${spanPath(i, j, k)}.${f}: ${problem} (span ${JSON.stringify(name)})`);
+  if (traceId === null) return invalid('traceId', idBytesProblem((traceIdBytes as Buffer).length, 16));
+  if (spanId === null) return invalid('spanId', idBytesProblem((spanIdBytes as Buffer).length, 8));
+  if (parent === null) return invalid('parentSpanId', idBytesProblem((parentBytes as Buffer).length, 8));
+  const startProblem = timeProblem(start);
+  if (startProblem) return invalid('startTimeUnixNano', startProblem);
+  const endProblem = timeProblem(endTime);
+  if (endProblem) return invalid('endTimeUnixNano', endProblem);
+  for (let e = 0; e < events.length; e++) {
+    const problem = timeProblem(events[e].timeUnixNano);
+    if (problem) return invalid(`events[${e}].timeUnixNano`, problem);
+  }
+  const spanLinks: Span['links'] = [];
+  let emptyLink = false;
+  for (let l = 0; l < links.length; l++) {
+    const lt = id(links[l].traceId, 16);
+    const ls = id(links[l].spanId, 8);
+    if (lt === null) return invalid(`links[${l}].traceId`, idBytesProblem((links[l].traceId as Buffer).length, 16));
+    if (ls === null) return invalid(`links[${l}].spanId`, idBytesProblem((links[l].spanId as Buffer).length, 8));
+    if (!lt || !ls) {
+      emptyLink = true;
+      continue;
+    }
+    const converted: Span['links'][number] = { traceId: lt, spanId: ls, attributes: links[l].attributes };
+    if (links[l].traceState) converted.traceState = links[l].traceState;
+    spanLinks.push(converted);
+  }
   if (!traceId || isZero(traceId)) return reject(out, `span "${name}": trace_id must be 16 non-zero bytes`);
   if (!spanId || isZero(spanId)) return reject(out, `span "${name}": span_id must be 8 non-zero bytes`);
-  if (parent === null) return reject(out, `span "${name}": parent_span_id must be 8 bytes or empty`);
+  if (emptyLink) return reject(out, `span "${name}": a link has an empty trace_id or span_id`);
   const result: Span = {
     traceId,
     spanId,
@@ -306,7 +426,7 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
     endTimeUnixNano: endTime,
     attributes,
     events,
-    links: [],
+    links: spanLinks,
     status: { code: STATUS[statusCode] ?? 'unset' },
     resource,
   };
@@ -314,14 +434,6 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
   if (traceState) result.traceState = traceState;
   if (statusMessage) result.status.message = statusMessage;
   if (scope) result.scope = scope;
-  for (const l of links) {
-    const lt = id(l.traceId, 16);
-    const ls = id(l.spanId, 8);
-    if (!lt || !ls) return reject(out, `span "${name}": a link has an invalid trace_id or span_id`);
-    const converted: Span['links'][number] = { traceId: lt, spanId: ls, attributes: l.attributes };
-    if (l.traceState) converted.traceState = l.traceState;
-    result.links.push(converted);
-  }
   out.items.push(result);
 }
 
@@ -340,16 +452,19 @@ function scopeOf(r: Reader, end: number): Span['scope'] {
 }
 
 /** ExportTraceServiceRequest bytes → spans (and rejections), as convertTraces(decode(bytes)) would give. */
-export function decodeTraceRequest(bytes: Uint8Array): Converted<Span> {
+export function decodeTraceRequest(bytes: Uint8Array, limits: ItemLimits = DEFAULT_LIMITS): Converted<Span> {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = new Reader(buf);
   const out: Converted<Span> = { items: [], rejected: 0, errors: [] };
+  const cx = new Limits(limits);
+  let i = -1;
   while (r.pos < buf.length) {
     const tag = r.uint32();
     if (tag >>> 3 !== 1 || (tag & 7) !== LEN) {
       r.skip(tag & 7);
       continue;
     }
+    i++;
     // ResourceSpans { resource 1, scope_spans 2 }. The resource may come after its spans on the wire.
     const rsEnd = r.end();
     let resource: Attributes = {};
@@ -358,7 +473,11 @@ export function decodeTraceRequest(bytes: Uint8Array): Converted<Span> {
       const t = r.uint32();
       if (t >>> 3 === 1 && (t & 7) === LEN) {
         const resEnd = r.end();
-        resource = attributesOf(r, resEnd, 1);
+        try {
+          resource = attributesOf(r, resEnd, 1, cx);
+        } catch (error) {
+          throw at(at(error, 'resource'), `resourceSpans[${i}]`);
+        }
       } else if (t >>> 3 === 2 && (t & 7) === LEN) {
         const ssEnd = r.end();
         scopeSpans.push([r.pos, ssEnd]);
@@ -368,7 +487,8 @@ export function decodeTraceRequest(bytes: Uint8Array): Converted<Span> {
       }
     }
     if (r.pos !== rsEnd) throw new RangeError('resource_spans runs past its length');
-    for (const [start, ssEnd] of scopeSpans) {
+    for (let j = 0; j < scopeSpans.length; j++) {
+      const [start, ssEnd] = scopeSpans[j];
       // ScopeSpans { scope 1, spans 2 }: the scope, wherever it is, applies to every span.
       let scope: Span['scope'];
       const spans: Array<[number, number]> = [];
@@ -382,14 +502,19 @@ export function decodeTraceRequest(bytes: Uint8Array): Converted<Span> {
           r.pos = spanEnd;
         } else r.skip(t & 7);
       }
-      for (const [spanStart, spanEnd] of spans) {
-        r.pos = spanStart;
-        span(r, spanEnd, resource, scope, out);
+      for (let k = 0; k < spans.length; k++) {
+        r.pos = spans[k][0];
+        try {
+          span(r, spans[k][1], resource, scope, out, cx, i, j, k);
+        } catch (error) {
+          throw at(error, spanPath(i, j, k));
+        }
       }
       r.pos = ssEnd;
     }
     r.pos = rsEnd;
   }
   if (r.pos !== buf.length) throw new RangeError('request runs past its end');
+  setTruncation(out, cx.droppedAttributes, cx.cutValues);
   return out;
 }
