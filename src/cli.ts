@@ -6,15 +6,18 @@
  * halves trace-port throughput; see bench/README.md). --expose-gc lets the
  * memory_limiter collect while it refuses data (see its README).
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { formatResult, queryArchive, type QueryFormat } from './archive/query.js';
 import { registry } from './component/registry.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
+import { redactSecrets } from './config/redact.js';
 import type { ResolvedConfig } from './config/types.js';
+import { parseDuration } from './config/units.js';
 import { createPipeline } from './pipeline/service.js';
 import { ScopeError } from './util/errors.js';
-import { createLogger, LOG_LEVELS, type LogLevel } from './util/logger.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './util/logger.js';
 import { VERSION } from './version.js';
 
 const HELP = `scope-pipeline ${VERSION}: an observability and debugging pipeline for BEAM systems
@@ -22,16 +25,20 @@ const HELP = `scope-pipeline ${VERSION}: an observability and debugging pipeline
 Usage:
   scope-pipeline [--config FILE]...          run the pipeline (default: the bundled config/pipeline.yaml)
   scope-pipeline validate --config FILE...   check a config; exit 0 when valid, 1 when not
-  scope-pipeline print-config --config FILE... print the config as resolved (env expanded, defaults applied)
+  scope-pipeline print-config --config FILE... print the config as resolved (env expanded, defaults applied,
+                                             secret values shown as [REDACTED])
   scope-pipeline components                  list every registered component type
   scope-pipeline query --archive DIR [--format table|json|csv] "SQL"
-                                             run SQL over a Parquet archive (views spans, events, metrics)
+                                             run one read-only SQL statement over a Parquet archive
+                                             (views spans, events, metrics; no other file access)
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
   --log-level LEVEL    debug, info, warn or error (overrides service.telemetry.logs.level)
   --archive DIR        query: the parquet exporter's path
   --format FORMAT      query: table (default), json (one array of row objects) or csv
+  --unsafe             query: no sandbox (any statement, any file, extensions, network)
+  --show-secrets       print-config: print secret values instead of [REDACTED]
   -h, --help           this text
   -v, --version        the version
 
@@ -58,6 +65,36 @@ function listComponents(): void {
   for (const r of rows) process.stdout.write(`${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padEnd(widths[2])}  ${r[3]}\n`);
 }
 
+/** The package root (build/src/cli.js is two levels below it), for relative paths in crash reports. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const COMPONENT_DIRS: Record<string, string> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
+
+/**
+ * Where an error was thrown, from its stack: `where`, the top frame outside
+ * Node's own code (file:line:column, relative to the package); `kind` and
+ * `component`, the built-in component whose source holds the first frame in
+ * the package's component directories (`exporter`, `otlp_http`: the type, as
+ * the stack cannot tell which instance), when there is one. A component loaded
+ * from elsewhere is known by its file only.
+ */
+function crashSite(stack: string | undefined): { where?: string; kind?: string; component?: string } {
+  const out: { where?: string; kind?: string; component?: string } = {};
+  for (const line of (stack ?? '').split('\n')) {
+    const frame = /^\s+at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/.exec(line);
+    if (!frame || frame[1].startsWith('node:') || frame[1].startsWith('internal/')) continue;
+    const file = frame[1].startsWith('file://') ? fileURLToPath(frame[1]) : frame[1];
+    const shown = file.startsWith(PACKAGE_ROOT) ? file.slice(PACKAGE_ROOT.length) : file;
+    out.where ??= `${shown}:${frame[2]}:${frame[3]}`;
+    const component = /^build\/src\/(receivers|processors|exporters|extensions)\/([a-z0-9_]+)\//.exec(shown);
+    if (component) {
+      out.kind = COMPONENT_DIRS[component[1]];
+      out.component = component[2];
+      break;
+    }
+  }
+  return out;
+}
+
 async function run(files: string[], logLevel: LogLevel | undefined): Promise<void> {
   const config = load(files);
   const logger = createLogger({ level: logLevel ?? config.service.telemetry.logs.level });
@@ -71,6 +108,18 @@ async function run(files: string[], logLevel: LogLevel | undefined): Promise<voi
   // A daemon runs until signalled, even when nothing else (a server, a socket) holds the event loop.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   let stopping = false;
+  let failed = false;
+  const drain = (fields: Record<string, unknown>): void => {
+    stopping = true;
+    logger.info('draining', fields);
+    pipeline.shutdown().then(({ drained }) => {
+      clearInterval(keepAlive);
+      process.exit(drained && !failed ? 0 : 1);
+    }, (error: unknown) => {
+      crashed(logger, 'shutdown failed', error);
+      process.exit(1);
+    });
+  };
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       // Not process.exit(): it waits for worker threads, and one may be stuck writing to a full pipe.
@@ -80,18 +129,25 @@ async function run(files: string[], logLevel: LogLevel | undefined): Promise<voi
       process.kill(process.pid, signal);
       return;
     }
-    stopping = true;
-    logger.info('draining', { signal });
-    void pipeline.shutdown().then(({ drained }) => {
-      clearInterval(keepAlive);
-      process.exit(drained ? 0 : 1);
-    });
+    drain({ signal });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.on('unhandledRejection', (reason) => {
-    logger.error('unhandled rejection (kept running)', { error: reason instanceof Error ? reason.stack : String(reason) });
-  });
+  // A bug that escapes every component and the pipeline: say what and where in one line, then stop as
+  // for a signal (receivers stop, queues drain within shutdown_timeout) and exit 1.
+  const crash = (what: 'uncaught exception' | 'unhandled rejection', reason: unknown): void => {
+    crashed(logger, what, reason);
+    failed = true;
+    if (stopping) return;
+    drain({ reason: what });
+    // If the failure broke shutdown itself, do not hang: the pipeline's own deadline plus a margin.
+    setTimeout(() => {
+      logger.error('shutdown after the failure did not finish; exiting', { timeout: config.service.shutdown_timeout });
+      process.exit(1);
+    }, parseDuration(config.service.shutdown_timeout) + 5000).unref();
+  };
+  process.on('uncaughtException', (error) => crash('uncaught exception', error));
+  process.on('unhandledRejection', (reason) => crash('unhandled rejection', reason));
   try {
     await pipeline.start();
   } catch (error) {
@@ -100,15 +156,28 @@ async function run(files: string[], logLevel: LogLevel | undefined): Promise<voi
   }
 }
 
+function crashed(logger: Logger, what: string, reason: unknown): void {
+  try {
+    const stack = reason instanceof Error ? reason.stack : undefined;
+    const message = reason instanceof Error ? reason.message : String(reason);
+    logger.error(what, { error: message, ...crashSite(stack), stack: stack ?? message });
+  } catch {
+    // The logger itself failed (stderr closed): nothing left to tell.
+  }
+}
+
 const QUERY_FORMATS: readonly QueryFormat[] = ['table', 'json', 'csv'];
 
-async function query(archive: string | undefined, format: string | undefined, sql: string[]): Promise<void> {
+async function query(archive: string | undefined, format: string | undefined, unsafe: boolean, sql: string[]): Promise<void> {
   if (!archive) fail('query needs --archive DIR');
   if (sql.length !== 1) fail('query needs exactly one SQL argument (quote it)');
   const chosen = (format ?? 'table') as QueryFormat;
   if (!QUERY_FORMATS.includes(chosen)) fail(`--format must be one of ${QUERY_FORMATS.join(', ')}`);
+  if (unsafe) {
+    process.stderr.write('scope-pipeline: warning: query --unsafe: no sandbox; the SQL can read and write any file this user can, attach databases, install and load extensions and reach the network\n');
+  }
   try {
-    process.stdout.write(formatResult(await queryArchive(archive, sql[0]), chosen));
+    process.stdout.write(formatResult(await queryArchive(archive, sql[0], { unsafe }), chosen));
   } catch (error) {
     if (error instanceof ScopeError) fail(error.message);
     throw error;
@@ -126,6 +195,8 @@ async function main(argv: string[]): Promise<void> {
         'log-level': { type: 'string' },
         archive: { type: 'string' },
         format: { type: 'string' },
+        unsafe: { type: 'boolean' },
+        'show-secrets': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -140,7 +211,9 @@ async function main(argv: string[]): Promise<void> {
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const files = values.config ?? [];
   const [command, ...extra] = positionals;
-  if (command === 'query') return query(values.archive, values.format, extra);
+  if (values.unsafe && command !== 'query') fail('--unsafe is an option of query');
+  if (values['show-secrets'] && command !== 'print-config') fail('--show-secrets is an option of print-config');
+  if (command === 'query') return query(values.archive, values.format, values.unsafe === true, extra);
   if (extra.length > 0) fail(`unexpected arguments: ${extra.join(' ')}\n\n${HELP}`);
 
   switch (command) {
@@ -153,7 +226,12 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(`scope-pipeline: ${files.join(', ')}: valid\n`);
       return;
     case 'print-config':
-      process.stdout.write(stringify(load(files)));
+      if (values['show-secrets']) {
+        process.stderr.write('scope-pipeline: warning: --show-secrets: the output holds tokens, passwords and keys; do not share it\n');
+        process.stdout.write(stringify(load(files)));
+      } else {
+        process.stdout.write(stringify(redactSecrets(load(files))));
+      }
       return;
     case 'components':
       return listComponents();

@@ -1,14 +1,20 @@
 /**
  * SQL over an archive with DuckDB: `spans`, `events` and `metrics` are views
- * over their tables' partition globs (with `date`, `hour` and any extra
+ * over their tables' partition files (with `date`, `hour` and any extra
  * partition key as columns). A table without files yet is an empty view of
  * the right columns, so queries work on a fresh archive too.
+ *
+ * By default the query runs sandboxed (see sandbox.ts): one read-only
+ * statement, no file access outside the archive. `unsafe` runs the SQL as
+ * given, with DuckDB's full powers.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { ScopeError } from '../util/errors.js';
-import { tableDir, tableGlob } from './layout.js';
+import { tableDir } from './layout.js';
+import { lockDown, preparedReadOnly, queryError } from './sandbox.js';
 import { emptySelect, eventColumns, metricColumns, spanColumns, TABLES, type TableName } from './tables.js';
 
 export type QueryFormat = 'table' | 'json' | 'csv';
@@ -21,13 +27,28 @@ export interface QueryResult {
   rows: Cell[][];
 }
 
-function hasParquet(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith('.parquet')) return true;
-    if (entry.isDirectory() && hasParquet(join(dir, entry.name))) return true;
-  }
-  return false;
+/**
+ * One glob per partition layout under a table's directory: files directly in
+ * `date=…/hour=…`, and in `date=…/hour=…/beam_node=…` after partition_by
+ * changed, are different layouts, and DuckDB refuses to read both through one
+ * hive-partitioned glob ("Hive partition mismatch"). `_`- and `.`-prefixed
+ * directories are skipped, as Hive readers do.
+ */
+function layoutGlobs(dir: string): string[] {
+  const layouts = new Set<string>();
+  const walk = (path: string, levels: string[]): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      if (entry.name.startsWith('_') || entry.name.startsWith('.')) continue;
+      if (entry.isDirectory()) {
+        const eq = entry.name.indexOf('=');
+        walk(join(path, entry.name), [...levels, eq > 0 ? `${entry.name.slice(0, eq + 1)}*` : entry.name]);
+      } else if (entry.isFile() && entry.name.endsWith('.parquet')) {
+        layouts.add(join(dir, ...levels, '*.parquet'));
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir, []);
+  return [...layouts].sort();
 }
 
 const quote = (text: string): string => `'${text.replace(/'/g, "''")}'`;
@@ -37,31 +58,57 @@ function emptyView(table: TableName): string {
   return emptySelect<unknown>(columns as never);
 }
 
-async function defineViews(connection: DuckDBConnection, root: string): Promise<void> {
-  for (const table of TABLES) {
-    const source = hasParquet(tableDir(root, table))
-      // The `table=` directory level is the view's own name, not a column worth keeping.
-      ? `SELECT * EXCLUDE ("table") FROM read_parquet(${quote(tableGlob(root, table))}, hive_partitioning = true, union_by_name = true)`
-      : emptyView(table);
-    await connection.run(`CREATE VIEW ${table} AS ${source}`);
-  }
+/** The SELECT a table's view is: its layouts' files, unioned by column name. */
+function viewSource(root: string, table: TableName): string {
+  const globs = layoutGlobs(tableDir(root, table));
+  if (globs.length === 0) return emptyView(table);
+  // The `table=` directory level is the view's own name, not a column worth keeping.
+  return globs
+    .map((glob) => `SELECT * EXCLUDE ("table") FROM read_parquet(${quote(glob)}, hive_partitioning = true, union_by_name = true)`)
+    .join(' UNION ALL BY NAME ');
 }
 
-/** Runs one SQL statement over the archive at `root`. */
-export async function queryArchive(root: string, sql: string): Promise<QueryResult> {
+async function defineViews(connection: DuckDBConnection, root: string): Promise<void> {
+  for (const table of TABLES) await connection.run(`CREATE VIEW ${table} AS ${viewSource(root, table)}`);
+}
+
+export interface QueryOptions {
+  /** Run the SQL without the sandbox: any number of statements, any file, extensions, settings. */
+  unsafe?: boolean;
+}
+
+/**
+ * Runs one SQL statement over the archive at `root`: sandboxed (one read-only
+ * statement, no file access outside the archive) unless `unsafe`.
+ */
+export async function queryArchive(root: string, sql: string, options: QueryOptions = {}): Promise<QueryResult> {
   if (!existsSync(root)) throw new ScopeError('ARCHIVE_NOT_FOUND', `no archive at ${root} (the parquet exporter's path)`);
+  const archive = resolve(root);
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
+  // Where DuckDB may spill a large sort or join: private, and removed afterwards.
+  const spill = options.unsafe ? undefined : mkdtempSync(join(tmpdir(), 'scope-query-'));
   try {
-    await defineViews(connection, root);
-    const reader = await connection.runAndReadAll(sql);
+    await defineViews(connection, archive);
+    let reader: DuckDBResultReader;
+    if (spill === undefined) {
+      reader = await connection.runAndReadAll(sql);
+    } else {
+      await lockDown(connection, [archive], spill);
+      const prepared = await preparedReadOnly(connection, sql);
+      try {
+        reader = await prepared.runAndReadAll();
+      } finally {
+        prepared.destroySync();
+      }
+    }
     return { columns: reader.columnNames(), rows: reader.getRowsJson() as Cell[][] };
   } catch (error) {
-    if (error instanceof ScopeError) throw error;
-    throw new ScopeError('QUERY_FAILED', error instanceof Error ? error.message : String(error));
+    throw queryError(error, sql);
   } finally {
     connection.closeSync();
     instance.closeSync();
+    if (spill !== undefined) rmSync(spill, { recursive: true, force: true });
   }
 }
 
