@@ -206,7 +206,13 @@ class RunningPipeline implements Pipeline {
     const startedAt = Date.now();
     // Each stage has its own budget, so a receiver that cannot close (a client holding a socket) never eats the
     // exporters' drain time: receivers get a quarter of shutdown_timeout, processors the next sixth, exporters the rest.
-    const stageEnds = { receivers: startedAt + timeoutMs * 0.25, processors: startedAt + timeoutMs * (0.25 + 1 / 6), exporters: startedAt + timeoutMs };
+    // Exporters stop retrying a little before the end, so the last attempt of a batch in flight is counted
+    // (reason shutdown) and exporter.shutdown() can count and clean up what it holds, all within the timeout.
+    const grace = Math.min(1_500, timeoutMs * 0.1);
+    const stageEnds = {
+      receivers: startedAt + timeoutMs * 0.25, processors: startedAt + timeoutMs * (0.25 + 1 / 6),
+      drain: startedAt + timeoutMs - grace, exporters: startedAt + timeoutMs,
+    };
     // Ref'd timers, unlike AbortSignal.timeout(): shutdown must finish even when nothing else keeps the loop alive.
     const stageSignal = (endsAt: number): { signal: AbortSignal; done(): void } => {
       const controller = new AbortController();
@@ -248,13 +254,15 @@ class RunningPipeline implements Pipeline {
     processors.done();
     // 3. Exporters drain their queues, then release: always with what is left of shutdown_timeout.
     const exporters = stageSignal(stageEnds.exporters);
+    const drain = stageSignal(stageEnds.drain);
     await Promise.all([...this.exporters].map(([id, { exporter, queue }]) => bounded(`exporter ${id}`, exporters.signal, true, async () => {
-      await queue.drain(exporters.signal);
+      await queue.drain(drain.signal);
       if (queue.size > 0) drained = false;
       await exporter.shutdown();
     })));
     for (const [id, ext] of this.extensions) await bounded(`extension ${id}`, exporters.signal, false, () => ext.shutdown());
     exporters.done();
+    drain.done();
     for (const reporter of this.problemReporters) reporter.flush();
     await this.telemetry.shutdown();
     this.state = 'stopped';

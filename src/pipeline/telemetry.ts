@@ -126,6 +126,15 @@ export class SelfTelemetry implements PipelineMetrics {
       }
     });
     const address = await listen(server, port, host);
+    // After listening, an accept error (EMFILE in a connection flood) is logged, never an uncaught exception.
+    let warned = false;
+    server.on('error', (error) => {
+      if (!warned) this.logger.warn('self-telemetry server error', { error: error.message });
+      warned = true;
+    });
+    server.maxConnections = 64;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
     this.server = server;
     this.logger.info('self-telemetry listening', { metrics: `http://${host}:${address.port}/metrics`, health: `http://${host}:${address.port}/healthz` });
     return address;

@@ -1,20 +1,35 @@
 /**
  * The parquet exporter: spans, events and metric points into a Hive-partitioned
- * Parquet archive (see src/archive/layout.ts). Items wait in memory per
- * partition until a row group is full, row groups go to a temporary file, and
- * a file is completed (footer, fsync, rename into its partition) at
- * max_file_rows, max_file_bytes or max_file_age, and at shutdown.
+ * Parquet archive (see src/archive/layout.ts). Each item's row is built and
+ * checked as it arrives (rows.ts); rows wait in memory per partition until a
+ * row group is full, row groups go to a temporary file, and a file is
+ * completed (footer, fsync, rename into its partition) at max_file_rows,
+ * max_file_bytes or max_file_age, and at shutdown.
+ *
+ * Failures (README, "Failures"):
+ * - an item that cannot be written is dropped alone and reported to the
+ *   pipeline as `dropped` (`invalid_item`); the rest of its batch is written;
+ * - a disk that refuses writes for want of room (ENOSPC, EDQUOT, EROFS, or no
+ *   file descriptor left) blocks the archive: what was taken stays (in memory,
+ *   or unflushed in its file), the exporter reports itself unhealthy and
+ *   answers every batch with a retryable failure, so the pipeline's queue
+ *   keeps it and pushes back on receivers; each batch retry and each age tick
+ *   tries the refused writes again, and the first that succeeds unblocks;
+ * - any other write error gives up that partition's file and rows (counted,
+ *   `write_error`) and the other partitions go on;
+ * - at shutdown, what still cannot be written is removed from `_tmp/`,
+ *   counted (`disk_full`), and shutdown() fails, so the process exits 1.
  */
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Meter } from '@opentelemetry/api';
-import type { Exporter, ExportResult } from '../../component/types.js';
+import type { ComponentStatus, Exporter, ExportResult } from '../../component/types.js';
 import type { Logger, ProblemReporter } from '../../util/logger.js';
 import { parseDuration, parseSize } from '../../config/units.js';
 import { escapePartitionValue, hourIndex, hourPartition, tableDir, TEMP_SUFFIX, tempDir } from '../../archive/layout.js';
 import type { SchemaElement } from 'hyparquet-writer';
 import {
-  ARCHIVE_SCHEMA_VERSION, encodingSchema, eventColumns, metricColumns, parquetSchema, SCHEMA_VERSION_KEY, spanColumns,
+  ARCHIVE_SCHEMA_VERSION, eventColumns, metricColumns, parquetSchema, SCHEMA_VERSION_KEY, spanColumns,
   type Column, type TableName,
 } from '../../archive/tables.js';
 import type { Attributes, Batch, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
@@ -22,19 +37,38 @@ import { compressionOptions } from './compression.js';
 import type { ParquetExporterConfig, PartitionKey } from './config.js';
 import { createParquetInstruments, type ParquetInstruments } from './metrics.js';
 import { lockArchive, type ArchiveLock } from './lock.js';
-import { PartFile } from './part_file.js';
+import { FileLostError, PartFile } from './part_file.js';
+import { RowBuilder, textSchema, type RowProblem } from './rows.js';
 import { encodeStrings } from './utf8.js';
 import { expirePartitions } from './retention.js';
 
 type WriterOptions = Awaited<ReturnType<typeof compressionOptions>>;
 
-interface Partition<T> {
+/** Errors after which writing can succeed later without anyone changing the data: room or descriptors come back. */
+const RESOURCE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE']);
+
+function resourceError(error: unknown): NodeJS.ErrnoException | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && RESOURCE_ERRORS.has(code) ? (error as NodeJS.ErrnoException) : undefined;
+}
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** A partition directory name longer than this cannot be created (NAME_MAX). */
+const MAX_SEGMENT = 255;
+
+interface Partition {
   /** Relative to the table directory: `date=…/hour=…[/key=value]`. */
   dir: string;
-  pending: T[];
+  /** Rows waiting for a row group, column by column (cells[j][i]: column j of the i-th row), so a group is a splice per column. */
+  cells: unknown[][];
+  /** How many rows wait: the length of every column of `cells`. */
+  pending: number;
   file?: PartFile;
   /** When the partition's current file (or its first pending row) was started. */
   since: number;
+  /** Completing (by age, at shutdown): once its file is done and nothing is pending, the partition is forgotten. */
+  retiring: boolean;
 }
 
 interface PartitionValues {
@@ -42,56 +76,79 @@ interface PartitionValues {
   service_name: string | null;
 }
 
-/** One table's rows: how to read them, where they go, and the partitions open for writing. */
+/** One table's rows: how to build them, where they go, and the partitions open for writing. */
 class TableWriter<T> {
-  readonly partitions = new Map<string, Partition<T>>();
+  readonly partitions = new Map<string, Partition>();
   private readonly schema: SchemaElement[];
   private readonly writeSchema: SchemaElement[];
+  private readonly rows: RowBuilder<T>;
 
   constructor(
     readonly table: TableName,
     private readonly columns: Column<T>[],
+    ids: Record<string, number>,
     private readonly time: (item: T) => bigint,
     private readonly values: (item: T) => PartitionValues,
+    /** What a log line calls the item. */
+    readonly describe: (item: T) => string,
   ) {
     this.schema = parquetSchema(columns);
-    this.writeSchema = encodingSchema(columns);
+    this.writeSchema = textSchema(this.schema);
+    this.rows = new RowBuilder(columns, ids);
   }
 
-  /** Items grouped by the partition they belong in. */
-  route(items: readonly T[], by: PartitionKey | undefined, now: number): Partition<T>[] {
-    const touched = new Set<Partition<T>>();
+  /**
+   * Builds every item's row and adds it to its partition; an item that cannot
+   * be written goes to `invalid` instead. Returns the partitions that got rows.
+   */
+  route(items: readonly T[], by: PartitionKey | undefined, now: number, invalid: (item: T, problem: RowProblem) => void): Partition[] {
+    const touched = new Set<Partition>();
     let lastHour = Number.NaN;
     let hourDir = '';
     for (const item of items) {
+      const problem = this.rows.build(item);
+      if (problem) {
+        invalid(item, problem);
+        continue;
+      }
+      const row = this.rows.row;
+      // The row's time passed its range check, so the hour is a real date.
       const hour = hourIndex(this.time(item));
       if (hour !== lastHour) {
         lastHour = hour;
         hourDir = hourPartition(hour);
       }
-      const dir = by ? `${hourDir}/${by}=${escapePartitionValue(this.values(item)[by])}` : hourDir;
+      let dir = hourDir;
+      if (by) {
+        const value = this.values(item)[by];
+        const segment = `${by}=${escapePartitionValue(value)}`;
+        if (segment.length > MAX_SEGMENT) {
+          invalid(item, { field: by, problem: `makes a partition directory name of ${segment.length} bytes (at most ${MAX_SEGMENT})`, value: `${String(value).slice(0, 64)}…` });
+          continue;
+        }
+        dir = `${hourDir}/${segment}`;
+      }
       let partition = this.partitions.get(dir);
       if (!partition) {
-        partition = { dir, pending: [], since: now };
+        partition = { dir, cells: this.columns.map(() => []), pending: 0, since: now, retiring: false };
         this.partitions.set(dir, partition);
       }
-      partition.pending.push(item);
+      const cells = partition.cells;
+      for (let j = 0; j < cells.length; j++) cells[j].push(row[j]);
+      partition.pending++;
       touched.add(partition);
     }
     return [...touched];
   }
 
-  columnData(rows: readonly T[]): Array<{ name: string; data: unknown[]; statistics: boolean; encoding?: 'PLAIN' }> {
-    return this.columns.map((c) => {
-      const data = new Array<unknown>(rows.length);
-      for (let i = 0; i < rows.length; i++) data[i] = c.value(rows[i]);
-      return {
-        name: c.name,
-        data: c.values === 'text' ? encodeStrings(data as Array<string | null>, !c.unique) : data,
-        statistics: c.statistics,
-        ...(c.unique ? { encoding: 'PLAIN' as const } : {}),
-      };
-    });
+  /** The writer's column arrays for cells taken from a partition (one array per column, all the same length). */
+  columnData(cells: readonly unknown[][]): Array<{ name: string; data: unknown[]; statistics: boolean; encoding?: 'PLAIN' }> {
+    return this.columns.map((c, j) => ({
+      name: c.name,
+      data: c.values === 'text' ? encodeStrings(cells[j] as Array<string | null>, !c.unique) : cells[j],
+      statistics: c.statistics,
+      ...(c.unique ? { encoding: 'PLAIN' as const } : {}),
+    }));
   }
 
   openFile(root: string, options: WriterOptions): PartFile {
@@ -100,6 +157,13 @@ class TableWriter<T> {
       kvMetadata: [{ key: SCHEMA_VERSION_KEY, value: String(ARCHIVE_SCHEMA_VERSION) }, { key: 'scope.table', value: this.table }],
     });
   }
+
+  /** Rows taken and not yet in a completed file. */
+  buffered(): number {
+    let rows = 0;
+    for (const p of this.partitions.values()) rows += p.pending + (p.file?.rows ?? 0);
+    return rows;
+  }
 }
 
 /** What the archive writer needs from its component context (it may run on a worker thread, with forwarding stand-ins). */
@@ -107,11 +171,19 @@ export interface ArchiveContext {
   logger: Logger;
   problems: Pick<ProblemReporter, 'report'>;
   meter: Pick<Meter, 'createCounter'>;
+  /** The exporter's health: unhealthy while the archive cannot be written. */
+  reportStatus?(status: ComponentStatus): void;
+  /** Rows taken and not yet in a completed file, by table, after every change. */
+  reportBuffered?(rows: Record<TableName, number>): void;
 }
 
 const serviceName = (resource: Attributes | undefined): string | null =>
   typeof resource?.['service.name'] === 'string' ? resource['service.name'] : null;
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const short = (v: unknown): string => {
+  const s = String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+};
 
 export class ParquetArchiveExporter implements Exporter {
   private readonly root: string;
@@ -121,12 +193,19 @@ export class ParquetArchiveExporter implements Exporter {
   private readonly spans: TableWriter<Span>;
   private readonly events: TableWriter<ScopeEvent>;
   private readonly metrics: TableWriter<MetricPoint>;
+  private readonly tables: ReadonlyArray<TableWriter<unknown>>;
   private readonly instruments: ParquetInstruments;
   private options?: WriterOptions;
   private ageTimer?: NodeJS.Timeout;
   private retentionTimer?: NodeJS.Timeout;
   private stopped = false;
   private lock?: ArchiveLock;
+  /** The archive cannot be written for want of room: since when, and the error. */
+  private blocked?: { since: number; error: NodeJS.ErrnoException };
+  /** A write in the current pass was refused: the pass stops writing (the next writes would be refused too). */
+  private stalled = false;
+  /** Rows given up while shutting down: shutdown() fails when there are any. */
+  private lostAtShutdown = 0;
 
   constructor(
     private readonly config: ParquetExporterConfig,
@@ -137,15 +216,18 @@ export class ParquetArchiveExporter implements Exporter {
     this.maxFileAgeMs = parseDuration(config.max_file_age);
     this.partitionBy = config.partition_by[0];
     const promote = config.promoted_attributes;
-    this.spans = new TableWriter('spans', spanColumns(promote.spans), (s) => s.startTimeUnixNano, (s) => ({
-      beam_node: text(s.attributes['beam.node'] ?? s.resource['beam.node']), service_name: serviceName(s.resource),
-    }));
-    this.events = new TableWriter('events', eventColumns(promote.events), (e) => e.time, (e) => ({
-      beam_node: e.source.node, service_name: serviceName(e.resource) ?? e.source.app ?? null,
-    }));
-    this.metrics = new TableWriter('metrics', metricColumns(promote.metrics), (m) => m.timeUnixNano, (m) => ({
-      beam_node: text(m.attributes['beam.node'] ?? m.resource['beam.node']), service_name: serviceName(m.resource),
-    }));
+    this.spans = new TableWriter('spans', spanColumns(promote.spans),
+      { trace_id: 32, span_id: 16, parent_span_id: 16, 'links.trace_id': 32, 'links.span_id': 16 },
+      (s) => s.startTimeUnixNano,
+      (s) => ({ beam_node: text(s.attributes['beam.node'] ?? s.resource['beam.node']), service_name: serviceName(s.resource) }),
+      (s) => `span "${short(s.name)}" (span_id ${short(s.spanId)})`);
+    this.events = new TableWriter('events', eventColumns(promote.events), { trace_id: 32, span_id: 16 }, (e) => e.time,
+      (e) => ({ beam_node: e.source?.node ?? null, service_name: serviceName(e.resource) ?? e.source?.app ?? null }),
+      (e) => `event ${short(e.id)} (${short(e.type)})`);
+    this.metrics = new TableWriter('metrics', metricColumns(promote.metrics), {}, (m) => m.timeUnixNano,
+      (m) => ({ beam_node: text(m.attributes['beam.node'] ?? m.resource['beam.node']), service_name: serviceName(m.resource) }),
+      (m) => `metric point "${short(m.name)}"`);
+    this.tables = [this.spans, this.events, this.metrics] as ReadonlyArray<TableWriter<unknown>>;
     this.instruments = createParquetInstruments(ctx.meter);
   }
 
@@ -167,11 +249,19 @@ export class ParquetArchiveExporter implements Exporter {
 
   async export(batch: Batch): Promise<ExportResult> {
     if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
+    if (this.blocked && !this.resume()) {
+      const { error, since } = this.blocked;
+      return {
+        ok: false, retryable: true,
+        error: new Error(`the archive ${this.root} cannot be written (${error.message}) for ${Math.round((Date.now() - since) / 1000)} s; ${this.bufferedTotal()} rows are held until it can`),
+      };
+    }
     const now = Date.now();
-    this.add(this.spans, batch.spans, now);
-    this.add(this.events, batch.events, now);
-    this.add(this.metrics, batch.metrics, now);
-    return { ok: true };
+    this.stalled = false;
+    const invalid = this.add(this.spans, batch.spans, now) + this.add(this.events, batch.events, now) + this.add(this.metrics, batch.metrics, now);
+    this.publishBuffered();
+    // The batch is taken even when a write was refused on the way: its rows are held like the others.
+    return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
   }
 
   async shutdown(): Promise<void> {
@@ -180,99 +270,211 @@ export class ParquetArchiveExporter implements Exporter {
     clearInterval(this.ageTimer);
     clearInterval(this.retentionTimer);
     if (!this.options) return this.lock?.release();
-    this.completeAgedIn(this.spans, Number.POSITIVE_INFINITY);
-    this.completeAgedIn(this.events, Number.POSITIVE_INFINITY);
-    this.completeAgedIn(this.metrics, Number.POSITIVE_INFINITY);
-    this.lock?.release();
-  }
-
-  /** Routes items to partitions and writes every row group that is full. */
-  private add<T>(table: TableWriter<T>, items: readonly T[], now: number): void {
-    if (items.length === 0) return;
-    for (const partition of table.route(items, this.partitionBy, now)) {
-      try {
-        this.writeFull(table, partition);
-      } catch (error) {
-        this.fail(table, partition, error);
+    // Every partition is completed; each tries on its own, as a little room may take a footer.
+    for (const table of this.tables) {
+      for (const partition of [...table.partitions.values()]) {
+        partition.retiring = true;
+        this.stalled = false;
+        this.advance(table, partition);
+        this.publishBuffered();
       }
     }
-  }
-
-  private writeFull<T>(table: TableWriter<T>, partition: Partition<T>): void {
-    const { row_group_size: groupSize, max_file_rows: maxRows } = this.config;
-    for (;;) {
-      const fileRows = partition.file?.rows ?? 0;
-      const room = maxRows - fileRows;
-      const take = Math.min(groupSize, room);
-      if (partition.pending.length < take) return;
-      this.writeGroup(table, partition, take);
-      const file = partition.file;
-      if (file && (file.rows >= maxRows || file.bytes >= this.maxFileBytes)) this.finishFile(table, partition);
+    // What the disk still refuses is lost: its temporary file is removed and its rows counted.
+    for (const table of this.tables) {
+      for (const partition of [...table.partitions.values()]) {
+        const rows = (partition.file?.rows ?? 0) + partition.pending;
+        partition.file?.discard();
+        table.partitions.delete(partition.dir);
+        if (rows === 0) continue;
+        this.instruments.rowsLost.add(rows, { table: table.table, reason: 'disk_full' });
+        this.lostAtShutdown += rows;
+        this.ctx.logger.error('parquet exporter shutdown: rows the disk refused are lost', {
+          table: table.table, partition: partition.dir, rows, error: this.blocked?.error.message,
+        });
+      }
+    }
+    this.publishBuffered();
+    this.lock?.release();
+    if (this.lostAtShutdown > 0) {
+      throw new Error(`${this.lostAtShutdown} rows could not be written to the archive ${this.root} and are lost (scope_parquet_rows_lost)`);
     }
   }
 
-  private writeGroup<T>(table: TableWriter<T>, partition: Partition<T>, rows: number): void {
+  /** Builds and routes a table's items, then writes every row group that is full. Returns how many items were dropped as invalid. */
+  private add<T>(table: TableWriter<T>, items: readonly T[], now: number): number {
+    if (items.length === 0) return 0;
+    let invalid = 0;
+    const touched = table.route(items, this.partitionBy, now, (item, problem) => {
+      invalid++;
+      // One line per table and field (then summaries): the first bad item of each kind is described.
+      this.ctx.problems.report(`invalid_item:${table.table}.${problem.field.replace(/\[\d+\]/g, '[]')}`, 'parquet exporter dropped an item it cannot write; the rest of its batch is written', {
+        table: table.table, field: problem.field, problem: problem.problem, value: problem.value, item: table.describe(item),
+      });
+    });
+    for (const partition of touched) {
+      if (this.stalled) break;
+      this.advance(table as TableWriter<unknown>, partition);
+    }
+    return invalid;
+  }
+
+  /** Moves a partition as far as it goes: an interrupted write or completion first, then full row groups, then (retiring) the rest. */
+  private advance(table: TableWriter<unknown>, partition: Partition): void {
+    try {
+      const file = partition.file;
+      if (file?.completing) this.finishFile(table, partition);
+      else if (file?.refused) file.flush();
+      this.writeFull(table, partition);
+      if (partition.retiring) {
+        if (partition.pending > 0) this.writeGroup(table, partition, partition.pending);
+        this.finishFile(table, partition);
+        table.partitions.delete(partition.dir);
+      }
+    } catch (error) {
+      this.writeFailed(table, partition, error);
+    }
+  }
+
+  private writeFull(table: TableWriter<unknown>, partition: Partition): void {
+    const { row_group_size: groupSize, max_file_rows: maxRows } = this.config;
+    for (;;) {
+      // First a file that is full (also one whose last group the disk refused before it could be completed).
+      const file = partition.file;
+      if (file && (file.rows >= maxRows || file.bytes >= this.maxFileBytes)) {
+        this.finishFile(table, partition);
+        continue;
+      }
+      const take = Math.min(groupSize, maxRows - (file?.rows ?? 0));
+      if (partition.pending < take) return;
+      this.writeGroup(table, partition, take);
+    }
+  }
+
+  /**
+   * Writes the first `rows` pending rows as one row group. When the disk
+   * refuses the bytes, the group is in the file all the same (its bytes wait
+   * in memory) and the refusal is thrown.
+   */
+  private writeGroup(table: TableWriter<unknown>, partition: Partition, rows: number): void {
     if (!this.options) return;
-    const group = partition.pending.splice(0, rows);
     if (!partition.file) {
       partition.file = table.openFile(this.root, this.options);
       partition.since = partition.file.openedAt;
     }
-    partition.file.writeRowGroup(table.columnData(group), group.length);
+    const file = partition.file;
+    const group = partition.cells.map((column) => column.splice(0, rows));
+    try {
+      file.writeRowGroup(table.columnData(group), rows);
+    } catch (error) {
+      // Encoding failed: the file is given up, and these rows with it (counted by the caller).
+      partition.cells = group.map((taken, j) => taken.concat(partition.cells[j]));
+      throw error;
+    }
+    partition.pending -= rows;
+    const refused = file.refused;
+    if (refused) throw refused;
   }
 
-  /** Completes the partition's current file (full by rows or bytes); rows still pending go to the next file. */
-  private finishFile<T>(table: TableWriter<T>, partition: Partition<T>): void {
+  /** Completes the partition's current file; rows still pending go to the next file. */
+  private finishFile(table: TableWriter<unknown>, partition: Partition): void {
     const file = partition.file;
     if (!file) return;
-    const path = file.complete(join(tableDir(this.root, table.table), partition.dir));
+    file.complete(join(tableDir(this.root, table.table), partition.dir));
     partition.file = undefined;
     partition.since = Date.now();
     const attributes = { table: table.table };
     this.instruments.filesCompleted.add(1, attributes);
     this.instruments.rowsWritten.add(file.rows, attributes);
-    this.instruments.bytesWritten.add(statSync(path).size, attributes);
+    this.instruments.bytesWritten.add(file.bytes, attributes);
   }
 
-  /** Writes what is pending and completes the file (by age, at shutdown); the partition is forgotten until rows arrive again. */
-  private complete<T>(table: TableWriter<T>, partition: Partition<T>): void {
-    try {
-      if (partition.pending.length > 0) this.writeGroup(table, partition, partition.pending.length);
-      this.finishFile(table, partition);
-      table.partitions.delete(partition.dir);
-    } catch (error) {
-      this.fail(table, partition, error);
+  private writeFailed(table: TableWriter<unknown>, partition: Partition, error: unknown): void {
+    const lost = error instanceof FileLostError;
+    const refusal = resourceError(lost ? error.cause : error);
+    if (refusal && !lost) {
+      this.block(table, partition, refusal);
+      return;
     }
+    this.fail(table, partition, error, refusal ? 'disk_full' : 'write_error');
+    if (refusal) this.block(table, partition, refusal);
+  }
+
+  /** The disk refused a write: everything stays as it is, and batches are refused (retryable) until a retry succeeds. */
+  private block(table: TableWriter<unknown>, partition: Partition, error: NodeJS.ErrnoException): void {
+    this.stalled = true;
+    if (this.blocked) return;
+    this.blocked = { since: Date.now(), error };
+    const reason = `the archive ${this.root} cannot be written (${error.message}); batches are refused (retryable) until it can`;
+    this.ctx.reportStatus?.({ healthy: false, reason });
+    this.ctx.logger.error('parquet exporter cannot write the archive: holding what it has taken and refusing batches (retryable) until a write succeeds', {
+      path: this.root, table: table.table, partition: partition.dir, error: error.message, rows_held: this.bufferedTotal(),
+    });
+  }
+
+  /** Tries the refused writes again (every partition, as when it was blocked); true when they all went through. */
+  private resume(): boolean {
+    const blocked = this.blocked;
+    if (!blocked) return true;
+    this.stalled = false;
+    for (const table of this.tables) {
+      for (const partition of [...table.partitions.values()]) {
+        this.advance(table, partition);
+        if (this.stalled) {
+          this.publishBuffered();
+          return false;
+        }
+      }
+    }
+    this.blocked = undefined;
+    this.publishBuffered();
+    this.ctx.reportStatus?.({ healthy: true });
+    this.ctx.logger.info('parquet exporter writes the archive again', {
+      path: this.root, blocked_ms: Date.now() - blocked.since, rows_held: this.bufferedTotal(),
+    });
+    return true;
   }
 
   /**
-   * A write failed (disk full, permissions): the partition's file and pending
-   * rows are given up and counted. They were already acknowledged to the
-   * pipeline, so the loss is counted here rather than in a batch result.
+   * A write failed for good (permissions, a file in the way, a failed fsync):
+   * the partition's file and pending rows are given up and counted. They were
+   * already acknowledged to the pipeline, so the loss is counted here rather
+   * than in a batch result.
    */
-  private fail<T>(table: TableWriter<T>, partition: Partition<T>, error: unknown): void {
-    const lost = (partition.file?.rows ?? 0) + partition.pending.length;
-    this.instruments.rowsLost.add(lost, { table: table.table, reason: 'write_error' });
+  private fail(table: TableWriter<unknown>, partition: Partition, error: unknown, reason: 'write_error' | 'disk_full'): void {
+    const lost = (partition.file?.rows ?? 0) + partition.pending;
+    this.instruments.rowsLost.add(lost, { table: table.table, reason });
+    if (this.stopped) this.lostAtShutdown += lost;
     partition.file?.discard();
     partition.file = undefined;
-    partition.pending = [];
+    partition.cells = [];
+    partition.pending = 0;
     table.partitions.delete(partition.dir);
-    this.ctx.problems.report('write_error', 'parquet exporter cannot write', {
-      table: table.table, partition: partition.dir, rows: lost, error: error instanceof Error ? error.message : String(error),
+    this.ctx.problems.report(reason, 'parquet exporter cannot write', {
+      table: table.table, partition: partition.dir, rows: lost, reason, error: message(error),
     });
   }
 
   private completeAged(): void {
+    if (this.blocked && !this.resume()) return;
     const now = Date.now();
-    this.completeAgedIn(this.spans, now);
-    this.completeAgedIn(this.events, now);
-    this.completeAgedIn(this.metrics, now);
+    this.stalled = false;
+    for (const table of this.tables) {
+      for (const partition of [...table.partitions.values()]) {
+        if (this.stalled) break;
+        if (!partition.retiring && now - partition.since < this.maxFileAgeMs) continue;
+        partition.retiring = true;
+        this.advance(table, partition);
+      }
+    }
+    this.publishBuffered();
   }
 
-  private completeAgedIn<T>(table: TableWriter<T>, now: number): void {
-    for (const partition of [...table.partitions.values()]) {
-      if (now - partition.since >= this.maxFileAgeMs) this.complete(table, partition);
-    }
+  private bufferedTotal(): number {
+    return this.tables.reduce((n, t) => n + t.buffered(), 0);
+  }
+
+  private publishBuffered(): void {
+    this.ctx.reportBuffered?.({ spans: this.spans.buffered(), events: this.events.buffered(), metrics: this.metrics.buffered() });
   }
 
   /** Temporary files can only be left by a run that ended without shutdown: remove them and say so. */

@@ -12,7 +12,18 @@ export const PARQUET_COUNTERS = {
     description: 'Unfinished temporary files a previous run left behind (it did not shut down cleanly), removed at start.',
   },
   partitionsExpired: { name: 'scope_parquet_partitions_expired', unit: '{partition}', description: 'Hour partitions deleted by retention, by table.' },
-  rowsLost: { name: 'scope_parquet_rows_lost', unit: '{row}', description: 'Rows given up after a failed write (reason write_error), by table.' },
+  rowsLost: {
+    name: 'scope_parquet_rows_lost', unit: '{row}',
+    description: 'Rows the exporter had taken and could not write, by table and reason: write_error (a write failed for another reason than space), disk_full (still unwritten at shutdown while the disk refused them).',
+  },
+} as const;
+
+/** The exporter's gauges: kept up to date by the writer, observed on the main thread. */
+export const PARQUET_GAUGES = {
+  rowsBuffered: {
+    name: 'scope_parquet_rows_buffered', unit: '{row}',
+    description: 'Rows the exporter has taken and not yet in a completed file: waiting in memory or in an unfinished file under _tmp/, by table.',
+  },
 } as const;
 
 export type ParquetInstruments = Record<keyof typeof PARQUET_COUNTERS, Counter<Attributes>>;

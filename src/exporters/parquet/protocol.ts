@@ -1,6 +1,7 @@
 /** Messages between the parquet exporter's proxy (main thread) and its worker. */
 import type { Attributes } from '@opentelemetry/api';
-import type { ExportResult } from '../../component/types.js';
+import type { ComponentStatus, ExportResult } from '../../component/types.js';
+import type { TableName } from '../../archive/tables.js';
 import type { LogFields, LogLevel } from '../../util/logger.js';
 import type { Batch } from '../../model/types.js';
 
@@ -10,13 +11,29 @@ export type ToWorker =
   | { op: 'shutdown'; id: number };
 
 /** An ExportResult whose error travels as its message. */
-export type WireResult = { ok: true } | { ok: false; retryable: boolean; error: string };
+export type WireResult =
+  | { ok: true; dropped?: { count: number; reason: string } }
+  | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
 export type FromWorker =
   | { op: 'done'; id: number; result?: WireResult; error?: string }
   | { op: 'log'; level: LogLevel; message: string; fields?: LogFields }
-  | { op: 'count'; name: string; value: number; attributes?: Attributes };
+  | { op: 'count'; name: string; value: number; attributes?: Attributes }
+  | { op: 'status'; status: ComponentStatus }
+  | { op: 'buffered'; rows: Record<TableName, number> };
 
 export function toWire(result: ExportResult): WireResult {
-  return result.ok ? { ok: true } : { ok: false, retryable: result.retryable, error: result.error.message };
+  if (result.ok) return result.dropped ? { ok: true, dropped: result.dropped } : { ok: true };
+  return {
+    ok: false, retryable: result.retryable, error: result.error.message,
+    ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+  };
+}
+
+export function fromWire(result: WireResult): ExportResult {
+  if (result.ok) return result.dropped ? { ok: true, dropped: result.dropped } : { ok: true };
+  return {
+    ok: false, retryable: result.retryable, error: new Error(result.error),
+    ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+  };
 }

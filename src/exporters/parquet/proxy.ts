@@ -9,8 +9,9 @@ import type { Attributes, Counter } from '@opentelemetry/api';
 import type { ComponentContext, Exporter, ExportResult } from '../../component/types.js';
 import type { Batch } from '../../model/types.js';
 import type { ParquetExporterConfig } from './config.js';
-import { PARQUET_COUNTERS } from './metrics.js';
-import type { FromWorker, ToWorker, WireResult } from './protocol.js';
+import type { TableName } from '../../archive/tables.js';
+import { PARQUET_COUNTERS, PARQUET_GAUGES } from './metrics.js';
+import { fromWire, type FromWorker, type ToWorker } from './protocol.js';
 
 type Done = Extract<FromWorker, { op: 'done' }>;
 
@@ -21,6 +22,8 @@ export class ParquetWorkerExporter implements Exporter {
   private readonly waiting = new Map<number, (reply: Done) => void>();
   private readonly counters = new Map<string, Counter<Attributes>>();
   private stopped?: Promise<void>;
+  /** The writer's last report of rows taken and not yet in a completed file. */
+  private buffered: Record<TableName, number> = { spans: 0, events: 0, metrics: 0 };
 
   constructor(
     private readonly config: ParquetExporterConfig,
@@ -29,6 +32,10 @@ export class ParquetWorkerExporter implements Exporter {
     for (const c of Object.values(PARQUET_COUNTERS)) {
       this.counters.set(c.name, ctx.meter.createCounter(c.name, { unit: c.unit, description: c.description }));
     }
+    const g = PARQUET_GAUGES.rowsBuffered;
+    ctx.meter.createObservableGauge(g.name, { unit: g.unit, description: g.description }).addCallback((r) => {
+      for (const [table, rows] of Object.entries(this.buffered)) r.observe(rows, { exporter: ctx.id, table });
+    });
   }
 
   async start(): Promise<void> {
@@ -41,6 +48,7 @@ export class ParquetWorkerExporter implements Exporter {
     });
     const reply = await this.call({ op: 'start', id: 0 });
     if (reply.error) throw new Error(reply.error);
+    process.on('exit', this.onExit);
   }
 
   async export(batch: Batch): Promise<ExportResult> {
@@ -56,14 +64,30 @@ export class ParquetWorkerExporter implements Exporter {
       const worker = this.worker;
       if (!worker || this.failure) {
         await worker?.terminate();
+        process.off('exit', this.onExit);
         return;
       }
       const reply = await this.call({ op: 'shutdown', id: 0 });
-      if (reply.error) this.ctx.logger.error('parquet exporter shutdown failed', { error: reply.error });
       await worker.terminate();
+      process.off('exit', this.onExit);
+      // Rows lost at shutdown (the disk still refused them) fail the shutdown, so the pipeline reports it (exit 1).
+      if (reply.error) throw new Error(reply.error);
     })();
     return this.stopped;
   }
+
+  /**
+   * The process ends before shutdown() finished (the pipeline stops waiting
+   * for an exporter at its shutdown deadline): what the writer still held is
+   * lost with the worker, and can only be said in the log, synchronously.
+   */
+  private readonly onExit = (): void => {
+    const { spans, events, metrics } = this.buffered;
+    if (spans + events + metrics === 0) return;
+    this.ctx.logger.error('the process exits before the parquet exporter finished its shutdown: the rows it held are lost', {
+      rows: spans + events + metrics, spans, events, metrics, path: this.config.path,
+    });
+  };
 
   private call(message: ToWorker): Promise<Done> {
     const id = this.nextId++;
@@ -91,6 +115,12 @@ export class ParquetWorkerExporter implements Exporter {
       case 'count':
         this.counters.get(message.name)?.add(message.value, message.attributes);
         return;
+      case 'status':
+        this.ctx.reportStatus(message.status);
+        return;
+      case 'buffered':
+        this.buffered = message.rows;
+        return;
     }
   }
 
@@ -103,8 +133,4 @@ export class ParquetWorkerExporter implements Exporter {
     for (const [id, resolve] of this.waiting) resolve({ op: 'done', id, error: error.message });
     this.waiting.clear();
   }
-}
-
-function fromWire(result: WireResult): ExportResult {
-  return result.ok ? { ok: true } : { ok: false, retryable: result.retryable, error: new Error(result.error) };
 }

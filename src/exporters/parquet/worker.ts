@@ -22,7 +22,12 @@ const meter: Pick<Meter, 'createCounter'> = {
   createCounter: (name: string) => ({ add: (value: number, attributes?: Attributes) => post({ op: 'count', name, value, attributes }) }) as Counter<Attributes>,
 };
 
-const exporter = new ParquetArchiveExporter(workerData as ParquetExporterConfig, { logger, problems: new ProblemReporter(logger), meter });
+const problems = new ProblemReporter(logger);
+const exporter = new ParquetArchiveExporter(workerData as ParquetExporterConfig, {
+  logger, problems, meter,
+  reportStatus: (status) => post({ op: 'status', status }),
+  reportBuffered: (rows) => post({ op: 'buffered', rows }),
+});
 
 port.on('message', (message: ToWorker) => {
   const reply = (work: Promise<unknown>, result?: (value: unknown) => FromWorker): void => {
@@ -37,6 +42,7 @@ port.on('message', (message: ToWorker) => {
     case 'export':
       return reply(exporter.export(message.batch), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
     case 'shutdown':
-      return reply(exporter.shutdown());
+      // What was suppressed since the last line is logged before the thread ends.
+      return reply(exporter.shutdown().finally(() => problems.flush()));
   }
 });
