@@ -4,8 +4,13 @@
  *
  * Hot path first: decodes straight from the given buffer (binaries are
  * subarrays, not copies), one class with a cursor, no closures per term.
- * Hostile input meets limits on depth, length and size and becomes an
- * EtfError, never a hang, a crash or an unbounded allocation.
+ * Hostile input meets limits on depth, length, size, what a compressed term
+ * inflates to and how many terms one call decodes, and becomes an EtfError,
+ * never a hang, a crash or an unbounded allocation: what one call allocates
+ * is bounded by `maxTerms` (times the largest term object, a reference at
+ * about 110 bytes) plus `maxUncompressedBytes`, both checked before
+ * allocating (a bomb of a million tiny terms is counted by a scan that builds
+ * nothing, and refused).
  */
 import { inflateSync } from 'node:zlib';
 import {
@@ -24,8 +29,21 @@ export interface EtfLimits {
   maxMapSize: number;
   /** Bytes of one bignum (8192 bytes ≈ 19 700 decimal digits). */
   maxBignumBytes: number;
-  /** Bytes a compressed term may inflate to. */
+  /**
+   * Bytes a compressed term may inflate to. A receiver passes its frame limit:
+   * the declared size is checked against it before anything is inflated, and
+   * zlib stops at the declared size, so a lying header costs no more.
+   */
   maxUncompressedBytes: number;
+  /**
+   * Terms one call decodes (every term, list tails included, and every
+   * element of a charlist): bounds the objects a frame becomes however it is
+   * nested or compressed. Input that could exceed it (more bytes than terms
+   * allowed) is counted before anything is built. Real trace frames hold tens
+   * of terms; a traced message of a million elements is far beyond anything
+   * one renders.
+   */
+  maxTerms: number;
 }
 
 export const defaultEtfLimits: EtfLimits = {
@@ -34,19 +52,40 @@ export const defaultEtfLimits: EtfLimits = {
   maxMapSize: 1_000_000,
   maxBignumBytes: 8192,
   maxUncompressedBytes: 64 * 1024 * 1024,
+  maxTerms: 1_000_000,
 };
+
+/** Why a term was not decoded: `malformed` (not valid ETF, or a header that lies) or `term_limit` (valid, but over a limit). */
+export type EtfErrorReason = 'malformed' | 'term_limit';
 
 export class EtfError extends Error {
   constructor(
     message: string,
     readonly offset: number,
+    readonly reason: EtfErrorReason = 'malformed',
   ) {
     super(`${message} (at byte ${offset})`);
     this.name = 'EtfError';
   }
 }
 
+const RESOLVED = Symbol('scope.etfLimits');
+
+/**
+ * Complete limits from a partial set, made once (a receiver keeps the result):
+ * decodeTerm takes it as is instead of merging with the defaults per call.
+ */
+export function etfLimits(limits: Partial<EtfLimits> = {}): Readonly<EtfLimits> {
+  const out = { ...defaultEtfLimits, ...limits };
+  Object.defineProperty(out, RESOLVED, { value: true, enumerable: false });
+  return Object.freeze(out);
+}
+
 const VERSION = 131;
+const EMPTY = new Uint8Array(0);
+/** Deflate's best case is about 1032:1 (258-byte matches at a bit or two each): no stream inflates further. */
+const MAX_DEFLATE_RATIO = 1100;
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 
@@ -98,6 +137,21 @@ class AtomCache {
 
 const atoms = new AtomCache();
 
+/** Past an atom at p (any atom tag), or -1. */
+function skipAtom(buf: Uint8Array, p: number, end: number): number {
+  if (p < 0 || p >= end) return -1;
+  const tag = buf[p];
+  if (tag === 100 || tag === 118) return p + 3 > end ? -1 : p + 3 + ((buf[p + 1] << 8) | buf[p + 2]);
+  if (tag === 115 || tag === 119) return p + 2 > end ? -1 : p + 2 + buf[p + 1];
+  return -1;
+}
+
+/** Past a SMALL_INTEGER_EXT or INTEGER_EXT at p, or -1. */
+function skipSmallInt(buf: Uint8Array, p: number, end: number): number {
+  if (p < 0 || p >= end) return -1;
+  return buf[p] === 97 ? p + 2 : buf[p] === 98 ? p + 5 : -1;
+}
+
 /** One decoding pass over one buffer. Reused per call; never shared across calls in flight. */
 class Decoder {
   private buf: Uint8Array = new Uint8Array(0);
@@ -105,6 +159,8 @@ class Decoder {
   private pos = 0;
   private end = 0;
   private depth = 0;
+  /** Terms still allowed in this call (maxTerms counting down). */
+  private budget = 0;
   private limits: EtfLimits = defaultEtfLimits;
 
   run(buf: Uint8Array, start: number, end: number, limits: EtfLimits): Term {
@@ -116,6 +172,7 @@ class Decoder {
     if (buf[this.pos] === 80) {
       term = this.compressed();
     } else {
+      this.checkTermCount();
       term = this.term();
     }
     if (this.pos !== this.end) throw new EtfError(`${this.end - this.pos} bytes left after the term`, this.pos);
@@ -131,7 +188,14 @@ class Decoder {
     this.pos = start;
     this.end = end;
     this.depth = 0;
+    this.budget = limits.maxTerms;
     this.limits = limits;
+  }
+
+  /** Drops the references to the caller's and the inflated buffers, so a decoder at rest keeps no frame alive. */
+  release(): void {
+    this.buf = EMPTY;
+    this.view = EMPTY_VIEW;
   }
 
   private compressed(): Term {
@@ -139,17 +203,27 @@ class Decoder {
     this.need(5);
     const size = this.u32(this.pos + 1);
     this.pos += 5;
-    if (size > this.limits.maxUncompressedBytes) throw new EtfError(`compressed term inflates to ${size} bytes, over the limit`, at);
+    // Before inflating anything: a declared size deflate cannot reach from these bytes is a lie,
+    // and one over the limit is refused at once.
+    if (size > (this.end - this.pos) * MAX_DEFLATE_RATIO + 1024) {
+      throw new EtfError(`compressed term declares ${size} bytes, more than ${this.end - this.pos} compressed bytes can hold`, at);
+    }
+    if (size > this.limits.maxUncompressedBytes) {
+      throw new EtfError(`compressed term inflates to ${size} bytes, over the limit of ${this.limits.maxUncompressedBytes}`, at, 'term_limit');
+    }
     let inflated: Buffer;
     let consumed: number;
     try {
-      const result = inflateSync(this.buf.subarray(this.pos, this.end), { maxOutputLength: Math.max(size, 1), info: true }) as unknown as {
-        buffer: Buffer; engine: { bytesWritten: number };
-      };
+      // zlib grows its output chunk by chunk and stops with an error at maxOutputLength (the declared size):
+      // a header that understates what follows costs at most that size, never the real inflation.
+      const result = inflateSync(this.buf.subarray(this.pos, this.end), {
+        maxOutputLength: Math.max(size, 1), chunkSize: Math.min(Math.max(size, 64), 64 * 1024), info: true,
+      }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
       inflated = result.buffer;
       consumed = result.engine.bytesWritten;
     } catch (error) {
-      throw new EtfError(`bad compressed term: ${(error as Error).message}`, at);
+      const over = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new EtfError(over ? `compressed term inflates past its declared ${size} bytes` : `bad compressed term: ${(error as Error).message}`, at);
     }
     if (inflated.length !== size) throw new EtfError(`compressed term inflated to ${inflated.length} bytes, header said ${size}`, at);
     if (consumed !== this.end - this.pos) throw new EtfError(`${this.end - this.pos - consumed} bytes left after the compressed term`, at);
@@ -158,6 +232,7 @@ class Decoder {
     this.view = new DataView(inflated.buffer, inflated.byteOffset, inflated.byteLength);
     this.pos = 0;
     this.end = inflated.length;
+    this.checkTermCount();
     const term = this.term();
     if (this.pos !== this.end) throw new EtfError(`${this.end - this.pos} bytes left after the compressed term`, at);
     this.buf = outer.buf;
@@ -176,16 +251,130 @@ class Decoder {
   }
 
   private enter(): void {
-    if (++this.depth > this.limits.maxDepth) throw new EtfError(`nested deeper than ${this.limits.maxDepth}`, this.pos);
+    if (++this.depth > this.limits.maxDepth) throw new EtfError(`nested deeper than ${this.limits.maxDepth}`, this.pos, 'term_limit');
+  }
+
+  private tooManyTerms(): never {
+    throw new EtfError(`more than ${this.limits.maxTerms} terms`, this.pos, 'term_limit');
+  }
+
+  /**
+   * Every term takes at least a byte, so only input longer than the term
+   * budget can exceed it. Such input is counted first, by a scan that skips
+   * over the bytes without building anything: a frame of a million tiny terms
+   * is refused before one of them is allocated. The count is the decoder's
+   * own (each term, each charlist element, each list tail); input the scan
+   * cannot follow is left to the decoder, which fails on it (its budget
+   * still holds).
+   */
+  private checkTermCount(): void {
+    if (this.end - this.pos <= this.budget) return;
+    if (this.countTerms(this.budget) > this.budget) this.tooManyTerms();
+  }
+
+  /** Terms from pos as term() counts them, stopping once past `max`; -1 where the bytes are not a term it can follow. */
+  private countTerms(max: number): number {
+    const buf = this.buf;
+    const view = this.view;
+    const end = this.end;
+    let p = this.pos;
+    let pending = 1;
+    let count = 0;
+    while (pending > 0) {
+      if (++count > max) return count;
+      pending--;
+      if (p >= end) return -1;
+      const tag = buf[p++];
+      switch (tag) {
+        case 97: p += 1; break;
+        case 98: p += 4; break;
+        case 70: p += 8; break;
+        case 99: p += 31; break;
+        case 106: break;
+        case 100: case 118:
+          if (p + 2 > end) return -1;
+          p += 2 + ((buf[p] << 8) | buf[p + 1]);
+          break;
+        case 115: case 119:
+          if (p >= end) return -1;
+          p += 1 + buf[p];
+          break;
+        case 104:
+          if (p >= end) return -1;
+          pending += buf[p++];
+          break;
+        case 105: case 108: case 116:
+          if (p + 4 > end) return -1;
+          // tuple: n elements; list: n elements and a tail; map: n keys and n values.
+          pending += tag === 105 ? view.getUint32(p, false) : tag === 108 ? view.getUint32(p, false) + 1 : 2 * view.getUint32(p, false);
+          p += 4;
+          break;
+        case 107: {
+          if (p + 2 > end) return -1;
+          const len = (buf[p] << 8) | buf[p + 1];
+          p += 2 + len;
+          count += len;
+          break;
+        }
+        case 109:
+          if (p + 4 > end) return -1;
+          p += 4 + view.getUint32(p, false);
+          break;
+        case 77: case 111:
+          if (p + 4 > end) return -1;
+          p += 5 + view.getUint32(p, false);
+          break;
+        case 110:
+          if (p >= end) return -1;
+          p += 2 + buf[p];
+          break;
+        case 88: case 103: case 89: case 120: case 102: case 101:
+          p = skipAtom(buf, p, end);
+          if (p < 0) return -1;
+          p += tag === 88 || tag === 120 ? 12 : tag === 103 ? 9 : tag === 89 ? 8 : 5;
+          break;
+        case 90: case 114: {
+          if (p + 2 > end) return -1;
+          const words = (buf[p] << 8) | buf[p + 1];
+          p = skipAtom(buf, p + 2, end);
+          if (p < 0) return -1;
+          p += (tag === 90 ? 4 : 1) + 4 * words;
+          break;
+        }
+        case 113:
+          p = skipSmallInt(buf, skipAtom(buf, skipAtom(buf, p, end), end), end);
+          if (p < 0) return -1;
+          break;
+        case 112: { // NEW_FUN_EXT: Size, Arity, Uniq, Index, NumFree, then Module, OldIndex, OldUniq (not terms), Pid and the free variables (terms)
+          if (p + 29 > end) return -1;
+          const numFree = view.getUint32(p + 25, false);
+          p = skipSmallInt(buf, skipSmallInt(buf, skipAtom(buf, p + 29, end), end), end);
+          if (p < 0) return -1;
+          pending += 1 + numFree;
+          break;
+        }
+        case 117: // FUN_EXT: NumFree, Pid, Module, Index, Uniq, free variables; the four read as terms here (term() charges them alike)
+          if (p + 4 > end) return -1;
+          pending += 4 + view.getUint32(p, false);
+          p += 4;
+          break;
+        default:
+          return -1;
+      }
+      if (p > end) return -1;
+    }
+    return count;
   }
 
   /** A count of elements that each take at least `minBytes`: checked against what is left before allocating. */
   private count(n: number, minBytes: number, max: number, what: string): void {
-    if (n > max) throw new EtfError(`${what} of ${n} elements is over the limit of ${max}`, this.pos);
+    // A count the bytes cannot hold is a lie (malformed); one they can, over the limit, is a term too big to take.
     if (n * minBytes > this.end - this.pos) throw new EtfError(`${what} of ${n} elements cannot fit in ${this.end - this.pos} bytes`, this.pos);
+    if (n > max) throw new EtfError(`${what} of ${n} elements is over the limit of ${max}`, this.pos, 'term_limit');
   }
 
   term(): Term {
+    if (--this.budget < 0) this.tooManyTerms();
     if (this.pos >= this.end) throw new EtfError('truncated: expected a tag', this.pos);
     const buf = this.buf;
     const tag = buf[this.pos++];
@@ -245,6 +434,7 @@ class Decoder {
         const len = (buf[this.pos] << 8) | buf[this.pos + 1];
         this.pos += 2;
         this.need(len);
+        if ((this.budget -= len) < 0) this.tooManyTerms();
         const out: number[] = new Array<number>(len);
         for (let i = 0; i < len; i++) out[i] = buf[this.pos + i];
         this.pos += len;
@@ -348,8 +538,8 @@ class Decoder {
         this.need(creationBytes + 4 * len);
         const creation = tag === 90 ? this.view.getUint32(this.pos, false) : buf[this.pos];
         this.pos += creationBytes;
-        const ids: number[] = [];
-        for (let i = 0; i < len; i++) ids.push(this.view.getUint32(this.pos + 4 * i, false));
+        const ids: number[] = new Array<number>(len);
+        for (let i = 0; i < len; i++) ids[i] = this.view.getUint32(this.pos + 4 * i, false);
         this.pos += 4 * len;
         return new ErlRef(node, creation, ids);
       }
@@ -390,6 +580,7 @@ class Decoder {
         const numFree = this.view.getUint32(this.pos, false);
         this.pos += 4;
         this.count(numFree, 1, this.limits.maxListLength, 'fun environment');
+        if ((this.budget -= 3) < 0) this.tooManyTerms(); // module, index and uniq, as the count before decoding charges them
         this.enter();
         const pid = this.term();
         const module = this.atom();
@@ -459,22 +650,30 @@ class Decoder {
    * proper list; it is read in a loop, so such chains cost neither stack nor copies.
    */
   private list(): Term {
-    const elements: Term[] = [];
     this.enter();
+    this.need(4);
+    const first = this.view.getUint32(this.pos, false);
+    this.pos += 4;
+    this.count(first + 1, 1, this.limits.maxListLength + 1, 'list');
+    // The first segment's length is known: sized once, not grown push by push.
+    const elements: Term[] = new Array<Term>(first);
+    for (let i = 0; i < first; i++) elements[i] = this.term();
     for (;;) {
-      this.need(4);
-      const n = this.view.getUint32(this.pos, false);
-      this.pos += 4;
-      this.count(n + 1, 1, this.limits.maxListLength + 1 - elements.length, 'list');
-      for (let i = 0; i < n; i++) elements.push(this.term());
       this.need(1);
       const tailTag = this.buf[this.pos];
       if (tailTag === 108) {
+        if (--this.budget < 0) this.tooManyTerms(); // the tail is a term, read here without term()
         this.pos++;
+        this.need(4);
+        const n = this.view.getUint32(this.pos, false);
+        this.pos += 4;
+        this.count(n + 1, 1, this.limits.maxListLength + 1 - elements.length, 'list');
+        for (let i = 0; i < n; i++) elements.push(this.term());
         continue;
       }
       this.depth--;
       if (tailTag === 106) {
+        if (--this.budget < 0) this.tooManyTerms();
         this.pos++;
         return elements;
       }
@@ -497,8 +696,8 @@ class Decoder {
   }
 
   private bignum(n: number, sign: number): number | bigint {
-    if (n > this.limits.maxBignumBytes) throw new EtfError(`bignum of ${n} bytes is over the limit of ${this.limits.maxBignumBytes}`, this.pos);
     this.need(n);
+    if (n > this.limits.maxBignumBytes) throw new EtfError(`bignum of ${n} bytes is over the limit of ${this.limits.maxBignumBytes}`, this.pos, 'term_limit');
     const b = this.buf;
     const p = this.pos;
     this.pos += n;
@@ -532,12 +731,14 @@ const shared = new Decoder();
  * byte 131 and hold exactly one term. Throws EtfError on bad or hostile input.
  */
 export function decodeTerm(buf: Uint8Array, limits?: Partial<EtfLimits>, start = 0, end = buf.length): Term {
-  const effective = limits ? { ...defaultEtfLimits, ...limits } : defaultEtfLimits;
+  const effective = limits === undefined ? defaultEtfLimits : (limits as { [RESOLVED]?: boolean })[RESOLVED] === true ? (limits as EtfLimits) : { ...defaultEtfLimits, ...limits };
   try {
     return shared.run(buf, start, end, effective);
   } catch (error) {
+    // The decoder may be left pointing at an inflated buffer: let it go now rather than at the next call.
+    shared.release();
     // A maxDepth raised past what the stack holds: still a clear error, never a crash.
-    if (error instanceof RangeError) throw new EtfError('term nested too deep for the stack', start);
+    if (error instanceof RangeError) throw new EtfError('term nested too deep for the stack', start, 'term_limit');
     throw error;
   }
 }

@@ -36,6 +36,8 @@ defmodule ScopeBeam.Forwarder do
     send_timeout: 30_000,
     backoff_min: 500,
     backoff_max: 30_000,
+    keepalive_interval: 30_000,
+    tls: nil,
     sample_interval: 5_000,
     top_n: 10,
     max_processes: 100_000
@@ -159,10 +161,21 @@ defmodule ScopeBeam.Forwarder do
   defp valid?(:events, v), do: is_list(v) and Enum.all?(v, &atom_list?/1)
   defp valid?(:include_params, v), do: is_boolean(v)
   defp valid?(:sample_interval, v), do: v == :infinity or (is_integer(v) and v >= 100)
+  defp valid?(:keepalive_interval, v), do: v == :infinity or (is_integer(v) and v >= 10)
+  defp valid?(:tls, nil), do: true
+
+  defp valid?(:tls, v) do
+    Keyword.keyword?(v) and Keyword.keys(v) -- [:cacertfile, :certfile, :keyfile, :server_name] == [] and
+      path?(v[:cacertfile]) and Enum.all?([:certfile, :keyfile], &(v[&1] == nil or path?(v[&1]))) and
+      (v[:certfile] == nil) == (v[:keyfile] == nil) and (v[:server_name] == nil or path?(v[:server_name]))
+  end
   defp valid?(k, v) when k in [:max_value_bytes], do: is_integer(v) and v >= 16
   defp valid?(_k, v), do: is_integer(v) and v > 0
 
   defp atom_list?(l), do: is_list(l) and l != [] and Enum.all?(l, &is_atom/1)
+
+  # A file name or host name: a non-empty binary or charlist.
+  defp path?(v), do: (is_binary(v) and v != "") or (is_list(v) and v != [] and List.ascii_printable?(v))
 
   # Ecto's default telemetry prefix for MyApp.Repo is [:my_app, :repo]; repos
   # default to the app's `config :my_app, ecto_repos: [...]`.

@@ -131,8 +131,51 @@ defmodule ScopeBeam.ForwarderTest do
     Process.exit(hog, :kill)
   end
 
+  test "an idle connection carries a scope_keepalive every keepalive_interval, and none while terms flow" do
+    {lsock, port} = FakeReceiver.listen()
+    attach(port, keepalive_interval: 200)
+    {sock, {:scope_hello, _}} = FakeReceiver.accept(lsock)
+    wait_until(fn -> ScopeBeam.stats().connected == true end)
+
+    # Nothing to send: keepalives (the receiver's idle_timeout then sees a live connection).
+    assert {:ok, :scope_keepalive} = FakeReceiver.read(sock, 2_000)
+    assert {:ok, :scope_keepalive} = FakeReceiver.read(sock, 2_000)
+
+    # An event every 20 ms: the connection is never idle for 200 ms, so no keepalive among them.
+    for i <- 1..10 do
+      :telemetry.execute([:phoenix, :endpoint, :stop], %{duration: i}, %{conn: conn()})
+      Process.sleep(20)
+    end
+
+    terms = read_terms(sock, 10, [])
+    # Keepalives may come before the first event (sent before it); none after it.
+    after_first = Enum.drop_while(terms, &(&1 == :scope_keepalive))
+    assert Enum.map(after_first, fn {:telemetry, _, %{duration: d}, _, _} -> d end) == Enum.to_list(1..10)
+    # Idle again: keepalives resume.
+    assert {:ok, :scope_keepalive} = FakeReceiver.read(sock, 2_000)
+  end
+
+  defp read_terms(_sock, 0, acc), do: Enum.reverse(acc)
+
+  defp read_terms(sock, events_left, acc) do
+    {:ok, term} = FakeReceiver.read(sock, 2_000)
+    read_terms(sock, if(match?({:telemetry, _, _, _, _}, term), do: events_left - 1, else: events_left), [term | acc])
+  end
+
+  test "keepalive_interval: :infinity sends none" do
+    {lsock, port} = FakeReceiver.listen()
+    attach(port, keepalive_interval: :infinity)
+    {sock, _} = FakeReceiver.accept(lsock)
+    assert {:error, :timeout} = FakeReceiver.read(sock, 300)
+  end
+
   test "options are checked" do
     assert {:error, {:unknown_option, :hots}} = ScopeBeam.attach(hots: "x")
+    assert {:error, {:invalid_option, :keepalive_interval, 0}} = ScopeBeam.attach(keepalive_interval: 0)
+    assert {:error, {:invalid_option, :tls, [verify: :verify_none]}} = ScopeBeam.attach(tls: [verify: :verify_none])
+    assert {:error, {:invalid_option, :tls, [certfile: "c.pem"]}} = ScopeBeam.attach(tls: [certfile: "c.pem"])
+    assert {:error, {:invalid_option, :tls, [cacertfile: "ca.pem", certfile: "c.pem"]}} = ScopeBeam.attach(tls: [cacertfile: "ca.pem", certfile: "c.pem"])
+    assert {:ok, %{tls: [cacertfile: "ca.pem"], keepalive_interval: 30_000}} = ScopeBeam.Forwarder.validate(tls: [cacertfile: "ca.pem"])
     assert {:error, {:invalid_option, :port, 0}} = ScopeBeam.attach(port: 0)
     assert {:error, {:invalid_option, :handlers, [:plug]}} = ScopeBeam.attach(handlers: [:plug])
     assert {:ok, cfg} = ScopeBeam.Forwarder.validate(ecto_repos: [Shop.Repo, MyApp.Accounts.Repo])

@@ -8,6 +8,7 @@
  *   {telemetry, [atom()], Measurements :: map(), Metadata :: map(), SystemTimeNs :: integer()}
  *   {scope_metrics, SystemTimeNs, [{Name :: binary(), gauge | sum, Unit :: binary(), number(), Attributes :: map()}]}
  *   {scope_state_change, SystemTimeNs, Pid, Attributes :: map()}
+ *   scope_keepalive                                          when idle (the receiver's idle_timeout)
  *
  * The receiver answers the hello with {scope_welcome, 1} or
  * {scope_refused, Reason :: binary()} (and closes). Telemetry events become
@@ -19,7 +20,9 @@
  * attributes, values as plain data. Metric points (the process sampler) become
  * `MetricPoint`s with `beam.node` and `service.name` (the hello's app) as
  * their resource; state changes (`ScopeBeam.watch/2`) become `state.change`
- * events.
+ * events. Every event and point keeps at most `maxAttributes` attributes and
+ * `maxAttributeBytes` of keys and values; the rest are dropped, reported
+ * through `onDropped`, and their number noted as `scope.attributes.dropped`.
  */
 import { ErlFloat, ErlMap, ErlPid, ErlTuple, renderTerm, type Term } from '../../beam/etf.js';
 import { pidText, type RenderOptions, type TermSyntax } from '../../beam/render.js';
@@ -94,32 +97,63 @@ export function readHello(term: Term, token: string | undefined): Hello | { refu
 const MAX_DEPTH = 6;
 const MAX_ITEMS = 100;
 
+/** What the attributes of one event or point may still take, in bytes (text and bytes by length, other values 8). */
+export interface AttributeBudget {
+  bytes: number;
+}
+
+const SCALAR_BYTES = 8;
+
 /** A term as an attribute value: plain data as itself, anything else rendered in Erlang syntax (capped). */
 /** `render.localNode`: the forwarder's node (pids, ports and refs of any other carry their node's name); `render.syntax`: how terms are written. */
-export function attributeValue(term: Term, maxBytes: number, depth = 0, render: RenderOptions = {}): AttributeValue {
-  if (typeof term === 'number') return term;
-  if (typeof term === 'bigint') return integer(term) ?? term.toString();
-  if (term instanceof ErlFloat) return term.value;
+/** `budget`, when given, is charged for what the value takes; once it is below zero the value is cut short (the caller drops it). */
+export function attributeValue(term: Term, maxBytes: number, depth = 0, render: RenderOptions = {}, budget?: AttributeBudget): AttributeValue {
+  if (typeof term === 'number') return charge(budget, SCALAR_BYTES, term);
+  if (typeof term === 'bigint') return charge(budget, SCALAR_BYTES, integer(term) ?? term.toString());
+  if (term instanceof ErlFloat) return charge(budget, SCALAR_BYTES, term.value);
   if (typeof term === 'string') {
-    if (term === 'true') return true;
-    if (term === 'false') return false;
-    if (term === 'nil' || term === 'undefined') return null;
-    return elixirName(term);
+    if (term === 'true') return charge(budget, SCALAR_BYTES, true);
+    if (term === 'false') return charge(budget, SCALAR_BYTES, false);
+    if (term === 'nil' || term === 'undefined') return charge(budget, SCALAR_BYTES, null);
+    const name = elixirName(term);
+    return charge(budget, name.length, name);
   }
   if (term instanceof Uint8Array) {
     const decoded = text(term);
     // A copy, so the event does not keep the socket's chunk alive.
-    if (decoded === undefined) return new Uint8Array(term.subarray(0, maxBytes));
-    return decoded.length > maxBytes ? `${decoded.slice(0, maxBytes - 3)}...` : decoded;
+    if (decoded === undefined) return charge(budget, Math.min(term.length, maxBytes), new Uint8Array(term.subarray(0, maxBytes)));
+    const value = decoded.length > maxBytes ? `${decoded.slice(0, maxBytes - 3)}...` : decoded;
+    return charge(budget, value.length, value);
   }
-  if (term instanceof ErlPid) return pidText(term, render.localNode);
-  if (depth < MAX_DEPTH && Array.isArray(term)) return term.slice(0, MAX_ITEMS).map((t) => attributeValue(t, maxBytes, depth + 1, render));
-  if (depth < MAX_DEPTH && term instanceof ErlMap) {
-    const out: Attributes = {};
-    for (const [k, v] of term.entries.slice(0, MAX_ITEMS)) out[mapKey(k, maxBytes)] = attributeValue(v, maxBytes, depth + 1, render);
+  if (term instanceof ErlPid) return charge(budget, SCALAR_BYTES, pidText(term, render.localNode));
+  if (depth < MAX_DEPTH && Array.isArray(term)) {
+    const out: AttributeValue[] = [];
+    const n = Math.min(term.length, MAX_ITEMS);
+    for (let i = 0; i < n; i++) {
+      out.push(attributeValue(term[i], maxBytes, depth + 1, render, budget));
+      if (budget && budget.bytes < 0) break;
+    }
     return out;
   }
-  return renderTerm(term, maxBytes, render);
+  if (depth < MAX_DEPTH && term instanceof ErlMap) {
+    const out: Attributes = {};
+    const n = Math.min(term.entries.length, MAX_ITEMS);
+    for (let i = 0; i < n; i++) {
+      const [k, v] = term.entries[i];
+      const key = mapKey(k, maxBytes);
+      if (budget) budget.bytes -= key.length;
+      out[key] = attributeValue(v, maxBytes, depth + 1, render, budget);
+      if (budget && budget.bytes < 0) break;
+    }
+    return out;
+  }
+  const rendered = renderTerm(term, maxBytes, render);
+  return charge(budget, rendered.length, rendered);
+}
+
+function charge<T extends AttributeValue>(budget: AttributeBudget | undefined, bytes: number, value: T): T {
+  if (budget) budget.bytes -= bytes;
+  return value;
 }
 
 function mapKey(term: Term, maxBytes: number): string {
@@ -129,17 +163,36 @@ function mapKey(term: Term, maxBytes: number): string {
 /** Measurements that are durations or times in native units (Phoenix `duration`, Ecto `query_time`, `system_time`, …). */
 const isTimeKey = (key: string): boolean => key === 'duration' || key.endsWith('_time');
 
+/** Why attributes were dropped: too many of them, or too many bytes. */
+export type AttributeDropReason = 'max_attributes' | 'max_attribute_bytes';
+
+export interface AttributeLimits {
+  /** Attributes per event or point (measurements counts as one; its own keys at most this many too). */
+  maxAttributes: number;
+  /** Bytes of keys and values per event or point. */
+  maxAttributeBytes: number;
+  /** Told of every drop, with how many attributes and why. */
+  onDropped?(count: number, reason: AttributeDropReason): void;
+}
+
+export const DROPPED_ATTRIBUTES = 'scope.attributes.dropped';
+
+const defaultAttributeLimits: AttributeLimits = { maxAttributes: 128, maxAttributeBytes: 64 * 1024 };
+
 export class TelemetryMapper {
   private readonly render: RenderOptions;
   private seq = 0;
   private readonly idPrefix: string;
   private readonly resource: Attributes;
+  /** Attributes dropped from the item being read. */
+  private dropped = 0;
 
   constructor(
     private readonly hello: Hello,
     private readonly source: EventSource,
     private readonly maxValueBytes: number,
     syntax: TermSyntax = 'erlang',
+    private readonly limits: AttributeLimits = defaultAttributeLimits,
   ) {
     this.render = { syntax, localNode: hello.node };
     this.idPrefix = `${hello.node}-${Date.now().toString(36)}-${Math.floor(Math.random() * 0xffffff).toString(36)}-`;
@@ -179,7 +232,7 @@ export class TelemetryMapper {
       time: BigInt(time),
       source: this.source,
       pid: pidText(pid, this.hello.node),
-      attributes: this.metadata(attributes),
+      attributes: this.noteDropped(this.metadata(attributes, {}, { bytes: this.limits.maxAttributeBytes })),
     };
   }
 
@@ -196,7 +249,7 @@ export class TelemetryMapper {
       if (!metricName || (type !== 'gauge' && type !== 'sum') || numeric === undefined || !(attributes instanceof ErlMap)) continue;
       const metric: MetricPoint = {
         name: metricName, type, timeUnixNano: BigInt(time), value: numeric,
-        attributes: this.metadata(attributes), resource: this.resource,
+        attributes: this.noteDropped(this.metadata(attributes, {}, { bytes: this.limits.maxAttributeBytes })), resource: this.resource,
       };
       const unitText = text(unit);
       if (unitText) metric.unit = unitText;
@@ -213,42 +266,85 @@ export class TelemetryMapper {
     if (!Array.isArray(name) || name.length === 0 || !name.every((n) => typeof n === 'string')) return null;
     if (!(measurements instanceof ErlMap) || !(metadata instanceof ErlMap)) return null;
     if (typeof time !== 'number' && typeof time !== 'bigint') return null;
+    const budget: AttributeBudget = { bytes: this.limits.maxAttributeBytes };
+    const attributes: Attributes = { measurements: this.measurements(measurements, budget) };
     const event: ScopeEvent = {
       id: this.idPrefix + (this.seq++).toString(36),
       type: `telemetry.${(name as string[]).join('.')}`,
       schemaVersion: 1,
       time: BigInt(time),
       source: this.source,
-      attributes: { measurements: this.measurements(measurements), ...this.metadata(metadata) },
+      attributes: this.noteDropped(this.metadata(metadata, attributes, budget)),
     };
     const pid = metadata.get('pid');
     if (pid instanceof ErlPid) event.pid = pidText(pid, this.hello.node);
     return event;
   }
 
-  private measurements(map: ErlMap): Attributes {
+  /** `scope.attributes.dropped` on what lost attributes to the limits, and the drop reported. */
+  private noteDropped(attributes: Attributes): Attributes {
+    if (this.dropped > 0) {
+      attributes[DROPPED_ATTRIBUTES] = this.dropped;
+      this.dropped = 0;
+    }
+    return attributes;
+  }
+
+  private drop(count: number, reason: AttributeDropReason): void {
+    if (count <= 0) return;
+    this.dropped += count;
+    this.limits.onDropped?.(count, reason);
+  }
+
+  private measurements(map: ErlMap, budget: AttributeBudget): Attributes {
     const out: Attributes = {};
     const perSecond = this.hello.nativeUnitsPerSecond;
-    for (const [k, v] of map.entries) {
+    const entries = map.entries;
+    const n = Math.min(entries.length, this.limits.maxAttributes);
+    for (let i = 0; i < n; i++) {
+      const [k, v] = entries[i];
       const key = mapKey(k, this.maxValueBytes);
+      budget.bytes -= key.length;
       if (isTimeKey(key) && (typeof v === 'number' || typeof v === 'bigint')) {
+        budget.bytes -= SCALAR_BYTES;
+        if (budget.bytes < 0) return this.cut(out, entries.length - i);
         const ns = (BigInt(v) * 1_000_000_000n) / BigInt(perSecond);
         if (key === 'monotonic_time') out.monotonic_time_unix_ns = (ns + this.hello.timeOffsetNs).toString();
         else if (key === 'system_time') out.system_time_unix_ns = ns.toString();
         else out[`${key}_ns`] = integer(ns) ?? ns.toString();
       } else {
-        out[key] = attributeValue(v, this.maxValueBytes, 0, this.render);
+        const value = attributeValue(v, this.maxValueBytes, 0, this.render, budget);
+        if (budget.bytes < 0) return this.cut(out, entries.length - i);
+        out[key] = value;
       }
     }
+    this.drop(entries.length - n, 'max_attributes');
     return out;
   }
 
-  private metadata(map: ErlMap): Attributes {
-    const out: Attributes = {};
-    for (const [k, v] of map.entries) {
+  private cut(out: Attributes, count: number): Attributes {
+    this.drop(count, 'max_attribute_bytes');
+    return out;
+  }
+
+  /** The metadata's keys as attributes into `out` (which may hold some already), within the limits. */
+  private metadata(map: ErlMap, out: Attributes, budget: AttributeBudget): Attributes {
+    const entries = map.entries;
+    let kept = Object.keys(out).length;
+    for (let i = 0; i < entries.length; i++) {
+      if (budget.bytes < 0) return this.cut(out, entries.length - i);
+      if (kept >= this.limits.maxAttributes) {
+        this.drop(entries.length - i, 'max_attributes');
+        return out;
+      }
+      const [k, v] = entries[i];
       const key = mapKey(k, this.maxValueBytes);
       if (key === 'measurements') continue; // the measurements attribute is ours
-      out[key] = attributeValue(v, this.maxValueBytes, 0, this.render);
+      budget.bytes -= key.length;
+      const value = attributeValue(v, this.maxValueBytes, 0, this.render, budget);
+      if (budget.bytes < 0) return this.cut(out, entries.length - i);
+      if (!Object.hasOwn(out, key)) kept++;
+      out[key] = value;
     }
     return out;
   }

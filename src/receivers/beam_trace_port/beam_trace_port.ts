@@ -6,7 +6,7 @@
  * so the node itself is never slowed down by us.
  */
 import { connect, type Socket } from 'node:net';
-import { decodeTerm, EtfError } from '../../beam/etf.js';
+import { decodeTerm, EtfError, etfLimits, type EtfLimits } from '../../beam/etf.js';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
 import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
 import type { ScopeEvent } from '../../model/types.js';
@@ -25,6 +25,8 @@ class TracePortConnection {
   private retryTimer?: NodeJS.Timeout;
   private waitingForPipeline = false;
   private connected = false;
+  /** A compressed term inflates to at most a frame's size; terms per frame as the decoder's default. */
+  private readonly limits: Readonly<EtfLimits>;
 
   constructor(
     private readonly endpoint: string,
@@ -32,7 +34,9 @@ class TracePortConnection {
     private readonly ctx: ReceiverContext,
     private readonly instruments: TracePortInstruments,
   ) {
-    this.reader = new FrameReader(parseSize(config.max_frame_bytes));
+    const maxFrameBytes = parseSize(config.max_frame_bytes);
+    this.reader = new FrameReader(maxFrameBytes);
+    this.limits = etfLimits({ maxUncompressedBytes: maxFrameBytes });
     this.mapper = this.newMapper();
     this.backoffMs = parseDuration(config.reconnect.initial_interval);
   }
@@ -127,11 +131,14 @@ class TracePortConnection {
   private frame(buf: Buffer, start: number, end: number): void {
     let term;
     try {
-      term = decodeTerm(buf, undefined, start, end);
+      term = decodeTerm(buf, this.limits, start, end);
     } catch (error) {
       if (!(error instanceof EtfError)) throw error;
-      this.ctx.countRefused(1, 'malformed');
-      this.ctx.problems.report('malformed', 'undecodable trace frame skipped', { endpoint: this.endpoint, error: error.message, bytes: end - start });
+      // malformed, or term_limit: a frame that would inflate or decode past the limits (a term bomb), refused before it is built.
+      this.ctx.countRefused(1, error.reason);
+      this.ctx.problems.report(error.reason, error.reason === 'term_limit' ? 'trace frame over the decoder\'s limits skipped' : 'undecodable trace frame skipped', {
+        endpoint: this.endpoint, node: this.mapper.node, error: error.message, bytes: end - start,
+      });
       return;
     }
     const outcome = this.mapper.map(term, this.pending);

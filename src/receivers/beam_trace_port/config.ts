@@ -24,7 +24,7 @@ export const beamTracePortConfigSchema: JsonSchema = {
     },
     max_frame_bytes: {
       type: ['string', 'integer'], minimum: 6, format: 'size', default: '16MiB',
-      description: 'Largest frame accepted; a larger one means the stream is not a trace port (or is hostile): the connection is closed, counted and reopened.',
+      description: 'Largest frame accepted; a larger one means the stream is not a trace port (or is hostile): the connection is closed, counted and reopened. Also what a compressed term may inflate to (more is counted as term_limit and skipped).',
     },
     max_message_bytes: {
       type: 'integer', minimum: 16, default: 1024,

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deflateSync, inflateSync } from 'node:zlib';
-import { decodeTerm, renderTerm, EtfError, ErlImproperList, type Term } from '../../../src/beam/etf.js';
+import { decodeTerm, defaultEtfLimits, etfLimits, renderTerm, EtfError, ErlImproperList, type Term } from '../../../src/beam/etf.js';
 import { prng } from '../../helpers.js';
 
 /**
@@ -402,6 +402,112 @@ test('compressed terms whose declared size lies, and zip bombs', () => {
   // Within an explicit limit the real size decodes.
   const ok = decodeTerm(bomb(bombInner.length), { maxUncompressedBytes: 64 * 1024 * 1024 });
   assert.ok(ok instanceof Uint8Array && ok.length === 32 * 1024 * 1024);
+});
+
+/** The EtfError a decode throws, or a failed assertion when it decodes or throws something else. */
+function etfError(label: string, buf: Uint8Array, limits?: Parameters<typeof decodeTerm>[1]): EtfError {
+  try {
+    decodeTerm(buf, limits);
+  } catch (e) {
+    assert.ok(e instanceof EtfError, `${label}: threw ${describe(e)}`);
+    return e;
+  }
+  assert.fail(`${label}: decoded without an error`);
+}
+
+test('maxTerms counts every term, list tails and charlist elements alike, and is honoured either side', () => {
+  const ints = (n: number): number[] => Array.from({ length: n }, (_, i) => [97, i & 255]).flat();
+  const cases: Array<[string, Uint8Array, number]> = [
+    ['an integer', bytes(131, 97, 1), 1],
+    ['[]', bytes(131, 106), 1],
+    ['a list of 10 integers: the list, 10 elements, its tail', bytes(131, 108, u32(10), ints(10), 106), 12],
+    ['an improper list [1|2]', bytes(131, 108, u32(1), 97, 1, 97, 2), 3],
+    ['a list whose tail is a list, chained', bytes(131, 108, u32(2), 97, 1, 97, 2, 108, u32(1), 97, 3, 106), 6],
+    ['a charlist of 100 (STRING_EXT)', bytes(131, 107, u16(100), new Array<number>(100).fill(65)), 101],
+    ['a tuple of 5 empty tuples', bytes(131, 104, 5, [104, 0, 104, 0, 104, 0, 104, 0, 104, 0]), 6],
+    ['a map of 3 pairs', bytes(131, 116, u32(3), ints(6)), 7],
+    ['a list of 3 pids (node atoms are not terms)', bytes(131, 108, u32(3), ...[0, 1, 2].map(() => [88, ...NODE, ...u32(1), ...u32(0), ...u32(0)]), 106), 5],
+    ['a fun with two free variables', bytes(131, 112, u32(0), 2, new Array<number>(16).fill(0), u32(0), u32(2), 119, 1, 109, 97, 0, 97, 0, 88, NODE, u32(1), u32(0), u32(0), 97, 1, 106), 4],
+    ['an old FUN_EXT with one free variable (its module, index and uniq charged too)', bytes(131, 117, u32(1), 88, NODE, u32(1), u32(0), u32(0), 119, 1, 109, 97, 0, 97, 0, 97, 7), 6],
+    ['an export', bytes(131, 113, 119, 1, 109, 119, 1, 102, 97, 2), 1],
+  ];
+  for (const [label, buf, count] of cases) {
+    assert.ok(count <= buf.length - 1, `${label}: a term takes at least a byte`);
+    assert.doesNotThrow(() => decodeTerm(buf, { maxTerms: count }), `${label}: ${count} terms within maxTerms ${count}`);
+    const e = etfError(label, buf, { maxTerms: count - 1 });
+    assert.equal(e.reason, 'term_limit', `${label} over maxTerms ${count - 1}: ${e.message}`);
+    // Inside a compressed term, the same count.
+    const inner = buf.subarray(1);
+    assert.doesNotThrow(() => decodeTerm(compressed(inner), { maxTerms: count }), `${label}, compressed`);
+    assert.equal(etfError(`${label}, compressed`, compressed(inner), { maxTerms: count - 1 }).reason, 'term_limit');
+  }
+  // The seeds: the smallest maxTerms that decodes each is consistent with one more term refused.
+  for (const [i, seed] of SEED_TERMS.entries()) {
+    let lo = 1;
+    let hi = 1_000_000; // a compressed seed holds more terms than it has bytes
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (attempt(seed, { maxTerms: mid }).ok) hi = mid;
+      else lo = mid + 1;
+    }
+    assert.ok(attempt(seed, { maxTerms: lo }).ok, `seed ${i + 1}`);
+    if (lo > 1) assert.equal(etfError(`seed ${i + 1}`, seed, { maxTerms: lo - 1 }).reason, 'term_limit');
+  }
+  assert.equal(defaultEtfLimits.maxTerms, 1_000_000);
+});
+
+test('a bomb of a million tiny terms is counted and refused before any of them is built', () => {
+  const n = 1_200_000;
+  const tuples = bytes(131, 108, u32(n), repeat([104, 0], n), 106); // 2.4 MB: 1.2 M empty tuples, within every length limit
+  const refs = bytes(131, 108, u32(n), repeat([90, 0, 1, 119, 1, 97, 0, 0, 0, 1, 0, 0, 0, 7], n), 106); // 17 MB of references
+  for (const [label, buf] of [['empty tuples', tuples], ['references', refs], ['empty tuples, compressed', compressed(tuples.subarray(1))]] as const) {
+    (globalThis as { gc?: () => void }).gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const e = etfError(label, buf);
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.equal(e.reason, 'term_limit');
+    assert.match(e.message, /more than 1000000 terms/);
+    // Decoding them would take 70–130 MB of heap; the count takes none.
+    assert.ok(grown < 8 * 1024 * 1024, `${label}: the heap grew ${(grown / 1048576).toFixed(1)} MiB while refusing`);
+  }
+  // Under a raised limit the same input decodes: the count refused it, nothing else.
+  const list = decodeTerm(tuples, { maxTerms: n + 2 });
+  assert.ok(Array.isArray(list) && list.length === n);
+});
+
+test('errors say why: malformed input, or a valid term over a limit (term_limit)', () => {
+  const reason = (label: string, buf: Uint8Array, limits?: Parameters<typeof decodeTerm>[1]): string => etfError(label, buf, limits).reason;
+  // Malformed: what no encoder writes.
+  assert.equal(reason('truncated', bytes(131, 108, u32(3), 97, 1)), 'malformed');
+  assert.equal(reason('unknown tag', bytes(131, 200)), 'malformed');
+  assert.equal(reason('a list longer than its bytes', bytes(131, 108, u32(0xffffffff), 97, 1, 106)), 'malformed');
+  assert.equal(reason('a bignum longer than its bytes', bytes(131, 111, u32(0x80000000), 0, 1, 2)), 'malformed');
+  const zeros = new Uint8Array(5 + 1_000_000);
+  zeros.set([109, ...u32(1_000_000)]);
+  assert.equal(reason('a compressed term that inflates past its declared size', compressed(zeros, 1000)), 'malformed');
+  assert.equal(reason('a declared size no deflate stream of these bytes can reach', compressed(bytes(97, 1), 50_000_000)), 'malformed');
+  // Over a limit: valid terms too big to take.
+  assert.equal(reason('a list over maxListLength', bytes(131, 108, u32(5), ints5(), 106), { maxListLength: 4 }), 'term_limit');
+  assert.equal(reason('a map over maxMapSize', bytes(131, 116, u32(2), 97, 1, 97, 2, 97, 3, 97, 4), { maxMapSize: 1 }), 'term_limit');
+  assert.equal(reason('a bignum over maxBignumBytes', bytes(131, 111, u32(20), 0, new Array<number>(20).fill(1)), { maxBignumBytes: 16 }), 'term_limit');
+  assert.equal(reason('nested past maxDepth', nested([104, 1], [106], [], 20), { maxDepth: 10 }), 'term_limit');
+  assert.equal(reason('a compressed term declaring more than maxUncompressedBytes', compressed(zeros), { maxUncompressedBytes: 100_000 }), 'term_limit');
+  assert.equal(reason('more terms than maxTerms', bytes(131, 108, u32(5), ints5(), 106), { maxTerms: 3 }), 'term_limit');
+});
+
+function ints5(): number[] {
+  return [97, 1, 97, 2, 97, 3, 97, 4, 97, 5];
+}
+
+test('etfLimits(): limits resolved once are used as given, and are the decoder\'s defaults for what they leave out', () => {
+  const limits = etfLimits({ maxTerms: 4, maxUncompressedBytes: 1024 });
+  assert.equal(limits.maxDepth, defaultEtfLimits.maxDepth);
+  assert.ok(Object.isFrozen(limits));
+  assert.doesNotThrow(() => decodeTerm(bytes(131, 104, 3, 97, 1, 97, 2, 97, 3), limits));
+  assert.equal(etfError('five terms', bytes(131, 104, 4, 97, 1, 97, 2, 97, 3, 97, 4), limits).reason, 'term_limit');
+  const zeros = new Uint8Array(5 + 2000);
+  zeros.set([109, ...u32(2000)]);
+  assert.equal(etfError('2005 bytes inflated', compressed(zeros), limits).reason, 'term_limit');
 });
 
 // ---------------------------------------------------------------------------

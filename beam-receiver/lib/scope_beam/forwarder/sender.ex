@@ -1,12 +1,15 @@
 defmodule ScopeBeam.Forwarder.Sender do
   @moduledoc false
-  # Owns the TCP connection to scope-pipeline's beam_telemetry receiver:
-  # connects, says hello (protocol 1), then writes the terms offered to the
-  # queue as frames `<<0, Size::32, term_to_binary(Term)::binary>>`, many per
-  # write. While not connected it keeps what arrives (the queue's bound holds)
-  # and reconnects with exponential backoff and jitter. A refused hello (wrong
-  # token or protocol) is logged with the receiver's reason and retried at the
-  # longest backoff.
+  # Owns the TCP (or, with `tls:`, TLS via :ssl) connection to
+  # scope-pipeline's beam_telemetry receiver: connects, says hello (protocol
+  # 1), then writes the terms offered to the queue as frames
+  # `<<0, Size::32, term_to_binary(Term)::binary>>`, many per write. When it
+  # has written nothing for `keepalive_interval` ms it writes the atom
+  # `scope_keepalive`, so the receiver's idle_timeout closes only dead
+  # connections. While not connected it keeps what arrives (the queue's bound
+  # holds) and reconnects with exponential backoff and jitter. A refused hello
+  # (wrong token or protocol) is logged with the receiver's reason and retried
+  # at the longest backoff.
 
   use GenServer
   require Logger
@@ -14,6 +17,7 @@ defmodule ScopeBeam.Forwarder.Sender do
   alias ScopeBeam.Forwarder.Queue
 
   @protocol 1
+  @keepalive :scope_keepalive
 
   def start_link(cfg), do: GenServer.start_link(__MODULE__, cfg, name: cfg.sender_name)
 
@@ -32,9 +36,13 @@ defmodule ScopeBeam.Forwarder.Sender do
     lost = Queue.reset_queued(cfg.queue)
     if lost > 0, do: Queue.count(cfg.queue, :send_failed, lost)
 
+    if cfg.tls, do: {:ok, _} = Application.ensure_all_started(:ssl)
+
     state = %{
       cfg: cfg,
+      transport: if(cfg.tls, do: :ssl, else: :gen_tcp),
       socket: nil,
+      last_write: now_ms(),
       buffer: :queue.new(),
       buffered: 0,
       attempt: 0,
@@ -62,12 +70,32 @@ defmodule ScopeBeam.Forwarder.Sender do
     {:noreply, write(state, terms, length(terms))}
   end
 
-  def handle_info({:tcp_closed, socket}, %{socket: socket} = state) do
+  def handle_info({closed, socket}, %{socket: socket} = state) when closed in [:tcp_closed, :ssl_closed] do
     {:noreply, disconnected(state, :closed_by_receiver)}
   end
 
-  def handle_info({:tcp_error, socket, reason}, %{socket: socket} = state) do
+  def handle_info({error, socket, reason}, %{socket: socket} = state) when error in [:tcp_error, :ssl_error] do
     {:noreply, disconnected(state, reason)}
+  end
+
+  # Tagged with the socket it was scheduled for: a tick of a connection since replaced is ignored.
+  def handle_info({:keepalive, socket}, %{socket: socket} = state) when socket != nil do
+    interval = state.cfg.keepalive_interval
+    quiet = now_ms() - state.last_write
+
+    if quiet >= interval do
+      case state.transport.send(socket, frame(@keepalive)) do
+        :ok ->
+          schedule_keepalive(socket, interval)
+          {:noreply, %{state | last_write: now_ms()}}
+
+        {:error, reason} ->
+          {:noreply, disconnected(state, reason)}
+      end
+    else
+      schedule_keepalive(socket, interval - quiet)
+      {:noreply, state}
+    end
   end
 
   # The receiver sends nothing after the welcome; anything else is ignored.
@@ -80,7 +108,8 @@ defmodule ScopeBeam.Forwarder.Sender do
        connected: state.socket != nil,
        reconnects: state.reconnects,
        last_error: state.last_error,
-       endpoint: "#{state.cfg.host}:#{state.cfg.port}"
+       endpoint: "#{state.cfg.host}:#{state.cfg.port}",
+       tls: state.transport == :ssl
      }, state}
   end
 
@@ -93,7 +122,7 @@ defmodule ScopeBeam.Forwarder.Sender do
       Queue.count(state.cfg.queue, :not_connected, pending)
     end
 
-    if state.socket, do: :gen_tcp.close(state.socket)
+    if state.socket, do: state.transport.close(state.socket)
     :ok
   end
 
@@ -121,12 +150,17 @@ defmodule ScopeBeam.Forwarder.Sender do
     [<<0, byte_size(bin)::32>>, bin]
   end
 
+  defp now_ms, do: System.monotonic_time(:millisecond)
+
+  defp schedule_keepalive(_socket, :infinity), do: :ok
+  defp schedule_keepalive(socket, ms), do: Process.send_after(self(), {:keepalive, socket}, max(ms, 1))
+
   defp write(state, terms, n) do
-    case :gen_tcp.send(state.socket, Enum.map(terms, &frame/1)) do
+    case state.transport.send(state.socket, Enum.map(terms, &frame/1)) do
       :ok ->
         Queue.taken(state.cfg.queue, n)
         Queue.count(state.cfg.queue, :sent, n)
-        state
+        %{state | last_write: now_ms()}
 
       {:error, reason} ->
         # Written partly or not at all: we cannot tell which, so the batch counts as lost.
@@ -138,24 +172,59 @@ defmodule ScopeBeam.Forwarder.Sender do
 
   defp connect(state) do
     %{host: host, port: port, connect_timeout: timeout} = state.cfg
+    transport = state.transport
 
     opts = [:binary, active: false, packet: :raw, nodelay: true, keepalive: true,
-            send_timeout: state.cfg.send_timeout, send_timeout_close: true]
+            send_timeout: state.cfg.send_timeout, send_timeout_close: true] ++ tls_options(state.cfg)
 
-    with {:ok, socket} <- :gen_tcp.connect(to_charlist(host), port, opts, timeout),
-         :ok <- hello(socket, state.cfg) do
-      :ok = :inet.setopts(socket, active: true)
+    with {:ok, socket} <- transport.connect(to_charlist(host), port, opts, timeout),
+         :ok <- hello(transport, socket, state.cfg) do
+      :ok = transport_setopts(transport, socket, active: true)
+      schedule_keepalive(socket, state.cfg.keepalive_interval)
 
-      Logger.info("scope_beam: connected to scope-pipeline at #{host}:#{port}")
+      Logger.info("scope_beam: connected to scope-pipeline at #{host}:#{port}#{if transport == :ssl, do: " (TLS)", else: ""}")
 
-      %{state | socket: socket, attempt: 0, warned: false, last_error: nil}
+      %{state | socket: socket, attempt: 0, warned: false, last_error: nil, last_write: now_ms()}
       |> flush_buffer()
     else
       {:error, reason} -> retry(state, reason)
     end
   end
 
-  defp hello(socket, cfg) do
+  # :ssl and :public_key are loaded only when `tls:` is set (the app does not
+  # depend on them otherwise), so they are called through a variable.
+  defp transport_setopts(:gen_tcp, socket, opts), do: :inet.setopts(socket, opts)
+  defp transport_setopts(ssl, socket, opts), do: ssl.setopts(socket, opts)
+
+  # The receiver's certificate is verified against `cacertfile` and its name
+  # (`server_name`, default `host`): a DNS name against the certificate's DNS
+  # subjectAltNames, an IP address against its IP ones. `certfile`/`keyfile`
+  # present ours when the receiver requires client certificates.
+  defp tls_options(%{tls: nil}), do: []
+
+  defp tls_options(%{tls: tls, host: host}) do
+    name = to_charlist(Keyword.get(tls, :server_name, host))
+    https = apply(:public_key, :pkix_verify_hostname_match_fun, [:https])
+
+    [verify: :verify_peer, cacertfile: to_charlist(tls[:cacertfile]), depth: 10,
+     server_name_indication: name,
+     customize_hostname_check: [match_fun: fn ref, presented -> ip_match(ref, presented) || https.(ref, presented) end]] ++
+      Enum.flat_map([:certfile, :keyfile], fn k -> if tls[k], do: [{k, to_charlist(tls[k])}], else: [] end)
+  end
+
+  # OTP checks the name it was given as a DNS name only: an IP address
+  # (`host: "10.0.0.5"`) is matched against the certificate's IP addresses here.
+  defp ip_match({:dns_id, ref}, {:iPAddress, presented}) do
+    case :inet.parse_strict_address(ref) do
+      {:ok, {_, _, _, _} = ip} -> :erlang.tuple_to_list(ip) == presented
+      {:ok, ip} -> Enum.flat_map(:erlang.tuple_to_list(ip), &[div(&1, 256), rem(&1, 256)]) == presented
+      _ -> false
+    end
+  end
+
+  defp ip_match(_ref, _presented), do: false
+
+  defp hello(transport, socket, cfg) do
     hello =
       {:scope_hello,
        %{
@@ -169,33 +238,33 @@ defmodule ScopeBeam.Forwarder.Sender do
          token: cfg.token
        }}
 
-    with :ok <- :gen_tcp.send(socket, frame(hello)),
-         {:ok, <<0, size::32>>} <- :gen_tcp.recv(socket, 5, cfg.connect_timeout),
-         {:ok, body} <- :gen_tcp.recv(socket, size, cfg.connect_timeout) do
+    with :ok <- transport.send(socket, frame(hello)),
+         {:ok, <<0, size::32>>} <- transport.recv(socket, 5, cfg.connect_timeout),
+         {:ok, body} <- transport.recv(socket, size, cfg.connect_timeout) do
       case :erlang.binary_to_term(body, [:safe]) do
         {:scope_welcome, @protocol} ->
           :ok
 
         {:scope_refused, reason} ->
-          :gen_tcp.close(socket)
+          transport.close(socket)
           {:error, {:refused, reason}}
 
         other ->
-          :gen_tcp.close(socket)
+          transport.close(socket)
           {:error, {:unexpected_reply, other}}
       end
     else
       {:error, reason} ->
-        :gen_tcp.close(socket)
+        transport.close(socket)
         {:error, reason}
 
       {:ok, other} ->
-        :gen_tcp.close(socket)
+        transport.close(socket)
         {:error, {:unexpected_reply, other}}
     end
   rescue
     ArgumentError ->
-      :gen_tcp.close(socket)
+      transport.close(socket)
       {:error, :unreadable_reply}
   end
 
@@ -210,7 +279,7 @@ defmodule ScopeBeam.Forwarder.Sender do
   end
 
   defp disconnected(state, reason) do
-    if state.socket, do: :gen_tcp.close(state.socket)
+    if state.socket, do: state.transport.close(state.socket)
     Logger.warning("scope_beam: lost the connection to scope-pipeline (#{inspect(reason)}); reconnecting")
     retry(%{state | socket: nil, warned: true, reconnects: state.reconnects + 1}, reason)
   end
