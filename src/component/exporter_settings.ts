@@ -6,10 +6,16 @@
 import type { JsonSchema } from '../model/schemas.js';
 
 export interface SendingQueueConfig {
-  /** Items (events + spans + metrics) the queue holds before it drops the newest. */
+  /** Items (events + spans + metrics) the queue holds before it drops the newest (disk: items kept in memory besides the disk). */
   queue_size: number;
   /** Batches sent at once. */
   num_consumers: number;
+  storage: 'memory' | 'disk';
+  /** Disk: the directory; each exporter has its own sub-directory. */
+  path: string;
+  max_size: string | number;
+  fsync: 'always' | 'interval';
+  fsync_interval: string;
 }
 
 export interface RetryConfig {
@@ -35,6 +41,17 @@ export const exporterSettingsProperties: Record<string, JsonSchema> = {
     properties: {
       queue_size: { type: 'integer', minimum: 1, default: 200_000, description: 'Capacity in items (events + spans + metrics).' },
       num_consumers: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Batches exported concurrently (1 keeps order).' },
+      storage: {
+        enum: ['memory', 'disk'], default: 'memory',
+        description: 'disk: every batch is appended to a segment log under `path` before receivers acknowledge it, replayed after a restart or a crash, and released only once delivered (parquet: once its file is renamed into place). At least once; the parquet archive holds each item once.',
+      },
+      path: { type: 'string', minLength: 1, default: './data/queue', description: 'Disk storage: directory of the queue (one sub-directory per exporter).' },
+      max_size: { type: ['string', 'integer'], format: 'size', default: '1GiB', description: 'Disk storage: bytes the queue may take; receivers are pushed back (429 / RESOURCE_EXHAUSTED) at 90 %.' },
+      fsync: {
+        enum: ['always', 'interval'], default: 'always',
+        description: 'Disk storage: always — acknowledged after an fsync (appends in one event-loop turn share it); interval — after the write, synced every fsync_interval (survives a killed process, not a power cut).',
+      },
+      fsync_interval: { type: 'string', format: 'duration', default: '1s', description: 'Disk storage with fsync interval: how often the log is synced.' },
     },
   },
   retry_on_failure: {

@@ -36,8 +36,13 @@ export interface Refusal {
   retryAfterMs?: number;
 }
 
+/**
+ * `durable`: present when the batch went into at least one disk sending queue;
+ * resolves once every such append is on disk (an Error when one failed: the
+ * sender should retry). A receiver answers its client only after it.
+ */
 export type ConsumeResult =
-  | { status: 'accepted'; acceptedItems: number; rejectedItems: number; rejections: string[] }
+  | { status: 'accepted'; acceptedItems: number; rejectedItems: number; rejections: string[]; durable?: Promise<Error | undefined> }
   | ({ status: 'refused' } & Refusal);
 
 /** What a receiver hands its batches to. Synchronous, so a receiver can answer its client at once. */
@@ -92,6 +97,13 @@ export interface Processor {
   shutdown?(): Promise<void>;
 }
 
+/** Which disk queue entry a batch is (exporters that keep what they took use it to say what is durable). */
+export interface QueueReceipt {
+  /** The queue's identity, made when its directory was created. */
+  queue: string;
+  seq: number;
+}
+
 /**
  * `dropped`: items of the batch this exporter cannot send at all (a signal it
  * does not carry); they are counted as send_failed with the reason given.
@@ -103,8 +115,19 @@ export type ExportResult =
 
 export interface Exporter {
   start?(): Promise<void>;
-  /** Sends one batch. Must not throw and must not modify the batch; queueing and retry are the pipeline's. */
-  export(batch: Batch): Promise<ExportResult>;
+  /**
+   * Sends one batch. Must not throw and must not modify the batch; queueing and retry are the pipeline's.
+   * `receipt` comes with batches from a disk sending queue.
+   */
+  export(batch: Batch, receipt?: QueueReceipt): Promise<ExportResult>;
+  /**
+   * For an exporter that keeps batches after export() answered (parquet holds
+   * rows until their file is renamed into place). Returns the seq through
+   * which everything from `queue` was durable at the end of the last run
+   * (the queue does not send those again), and calls `committed` whenever
+   * that seq moves on; the disk queue releases its entries only then.
+   */
+  trackCommits?(queue: string, committed: (through: number) => void): Promise<number>;
   /** Flushes and releases. Must work without start() and when called twice. */
   shutdown(): Promise<void>;
 }
@@ -147,6 +170,13 @@ export interface ProcessorFactory<C = unknown> extends FactoryBase {
   kind: 'processor';
   /** True when the processor changes batches in place: fan-out then gives it its own copy. */
   mutatesData: boolean;
+  /**
+   * True when the processor keeps items it was given after the call that
+   * gave them (batch, tail sampling), so they reach the exporters' queues
+   * later. A pipeline with a disk sending queue cannot have one: the
+   * receiver's acknowledgment would come before the items are durable.
+   */
+  holdsItems?(config: C): boolean;
   validate?(config: C): string[];
   create(config: C, context: ProcessorContext): Processor;
 }

@@ -229,6 +229,7 @@ export function validateConfig(input: unknown, registry: ComponentRegistry = def
       checkRefs(p.receivers, 'receiver', 'receivers', `${path}.receivers`);
       checkRefs(p.processors, 'processor', 'processors', `${path}.processors`);
       checkRefs(p.exporters, 'exporter', 'exporters', `${path}.exporters`);
+      problems.push(...durabilityProblems(doc, registry, path, p));
     }
   }
 
@@ -237,4 +238,27 @@ export function validateConfig(input: unknown, registry: ComponentRegistry = def
     throw new ScopeError('CONFIG_INVALID', `invalid configuration:\n  ${unique.join('\n  ')}`, unique);
   }
   return doc as unknown as ResolvedConfig;
+}
+
+/**
+ * A pipeline feeding a disk sending queue promises its receivers' clients that
+ * what was acknowledged is on disk: a processor that holds items (batch, tail
+ * sampling) would break that promise, so it is refused with the way out.
+ */
+function durabilityProblems(doc: Record<string, unknown>, registry: ComponentRegistry, path: string, p: { processors?: unknown; exporters?: unknown }): string[] {
+  if (!Array.isArray(p.exporters) || !Array.isArray(p.processors)) return [];
+  const section = (name: string): Record<string, Record<string, unknown> | undefined> => (doc[name] ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const disk = p.exporters.filter((id): id is string => typeof id === 'string'
+    && (section('exporters')[id]?.sending_queue as { storage?: string } | undefined)?.storage === 'disk');
+  if (disk.length === 0) return [];
+  const out: string[] = [];
+  p.processors.forEach((id: unknown, i) => {
+    if (typeof id !== 'string') return;
+    const parsed = parseComponentId(id);
+    const factory = parsed ? registry.get('processor', parsed.type) : undefined;
+    if (factory?.kind !== 'processor' || !factory.holdsItems?.(section('processors')[id] ?? {})) return;
+    out.push(`${path}.processors[${i}]: processor "${id}" holds items in memory, so the disk sending queue of ${disk.join(', ')} would acknowledge them before they are durable; `
+      + 'move it to a pipeline without a disk queue (the disk queue and the parquet exporter batch by themselves)');
+  });
+  return out;
 }

@@ -8,7 +8,8 @@ import type { BatchConsumer, ConsumeResult, Processor, Refusal } from '../compon
 import type { EventSchemaRegistry } from '../model/schemas.js';
 import { batchSize, type Batch } from '../model/types.js';
 import type { Logger, ProblemReporter } from '../util/logger.js';
-import type { ExporterQueue } from './exporter_queue.js';
+import type { SendingQueue } from './exporter_queue.js';
+import { collectDurability } from './disk_queue/durability.js';
 import type { PipelineInstruments } from './metrics.js';
 
 export interface ProcessorNode {
@@ -27,7 +28,7 @@ export class PipelineNode {
   constructor(
     readonly name: string,
     readonly processors: readonly ProcessorNode[],
-    readonly exporters: readonly ExporterQueue[],
+    readonly exporters: readonly SendingQueue[],
     private readonly instruments: PipelineInstruments,
     private readonly logger: Logger,
     private readonly onFailure: (reason: string) => void,
@@ -173,9 +174,11 @@ export class ReceiverConsumer implements BatchConsumer {
       if (refusal) return this.refuse(batch, refusal);
     }
     const fanOut = this.pipelines.length > 1;
-    for (const p of this.pipelines) p.input.next(fanOut && p.mutatesData ? structuredClone(batch) : batch);
+    const durable = collectDurability(() => {
+      for (const p of this.pipelines) p.input.next(fanOut && p.mutatesData ? structuredClone(batch) : batch);
+    });
     this.instruments.receiverAccepted.add(n, this.attrs);
-    return { status: 'accepted', acceptedItems: n, rejectedItems: rejected, rejections };
+    return { status: 'accepted', acceptedItems: n, rejectedItems: rejected, rejections, ...(durable ? { durable } : {}) };
   }
 
   ready(): boolean {

@@ -17,7 +17,8 @@ import type { Batch } from '../model/types.js';
 import { ScopeError } from '../util/errors.js';
 import { createLogger, ProblemReporter, type Logger } from '../util/logger.js';
 import { VERSION } from '../version.js';
-import { ExporterQueue } from './exporter_queue.js';
+import { ExporterQueue, type SendingQueue } from './exporter_queue.js';
+import { DiskExporterQueue } from './disk_queue/disk_queue.js';
 import { PipelineNode, ReceiverConsumer, type ProcessorNode } from './graph.js';
 import { createPipelineInstruments } from './metrics.js';
 import { SelfTelemetry, type PipelineMetrics } from './telemetry.js';
@@ -68,7 +69,7 @@ class RunningPipeline implements Pipeline {
   private readonly logger: Logger;
   private readonly receivers = new Map<string, { receiver: Receiver; consumer: ReceiverConsumer }>();
   private readonly pipelines: PipelineNode[] = [];
-  private readonly exporters = new Map<string, { exporter: Exporter; queue: ExporterQueue }>();
+  private readonly exporters = new Map<string, { exporter: Exporter; queue: SendingQueue }>();
   private readonly extensions = new Map<string, Extension>();
   private readonly problemReporters: ProblemReporter[] = [];
   private state: State = 'built';
@@ -109,9 +110,9 @@ class RunningPipeline implements Pipeline {
       if (!factory) continue; // validation guarantees it exists
       const config = this.config.exporters[id];
       const exporter = factory.create(config, ctx);
-      const queue = new ExporterQueue(
-        id, exporter, config as unknown as ExporterSettings, instruments, ctx.logger, ctx.problems, ctx.reportStatus, this.telemetry.meter,
-      );
+      const settings = config as unknown as ExporterSettings;
+      const Queue = settings.sending_queue.storage === 'disk' ? DiskExporterQueue : ExporterQueue;
+      const queue: SendingQueue = new Queue(id, exporter, settings, instruments, ctx.logger, ctx.problems, ctx.reportStatus, this.telemetry.meter);
       this.exporters.set(id, { exporter, queue });
     }
 
@@ -131,7 +132,7 @@ class RunningPipeline implements Pipeline {
         });
         return { id, processor, mutatesData: factory.mutatesData };
       });
-      const queues = definition.exporters.map((id) => (this.exporters.get(id) as { queue: ExporterQueue }).queue);
+      const queues = definition.exporters.map((id) => (this.exporters.get(id) as { queue: SendingQueue }).queue);
       const node = new PipelineNode(name, processors, queues, instruments, this.logger, (reason) =>
         this.telemetry.setStatus(`pipeline:${name}`, { healthy: false, reason }),
       );
@@ -169,6 +170,8 @@ class RunningPipeline implements Pipeline {
       if (metrics.level !== 'none') this.address = await this.telemetry.serve(metrics.endpoint);
       for (const [id, ext] of this.extensions) await this.startOne('extension', id, () => ext.start());
       for (const [id, { exporter }] of this.exporters) await this.startOne('exporter', id, () => exporter.start?.());
+      // A disk queue recovers after its exporter started (parquet says what its files already hold), and replays.
+      for (const [id, { queue }] of this.exporters) await this.startOne('exporter', id, () => queue.open());
       for (const p of this.pipelines) {
         for (const node of p.processors) await this.startOne('processor', node.id, () => node.processor.start?.());
         p.connect();
@@ -258,7 +261,11 @@ class RunningPipeline implements Pipeline {
     await Promise.all([...this.exporters].map(([id, { exporter, queue }]) => bounded(`exporter ${id}`, exporters.signal, true, async () => {
       await queue.drain(drain.signal);
       if (queue.size > 0) drained = false;
-      await exporter.shutdown();
+      try {
+        await exporter.shutdown();
+      } finally {
+        await queue.close();
+      }
     })));
     for (const [id, ext] of this.extensions) await bounded(`extension ${id}`, exporters.signal, false, () => ext.shutdown());
     exporters.done();

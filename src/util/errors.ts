@@ -13,6 +13,7 @@ export const ErrorCodes = {
   SCHEMA_DUPLICATE: 'An event schema is registered twice',
   ARCHIVE_NOT_FOUND: 'The archive directory does not exist',
   ARCHIVE_LOCKED: 'Another process is writing the archive',
+  QUEUE_LOCKED: 'Another process is using the disk sending queue',
   QUERY_FAILED: 'The archive query failed',
 } as const;
 

@@ -23,7 +23,7 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Meter } from '@opentelemetry/api';
-import type { ComponentStatus, Exporter, ExportResult } from '../../component/types.js';
+import type { ComponentStatus, Exporter, ExportResult, QueueReceipt } from '../../component/types.js';
 import type { Logger, ProblemReporter } from '../../util/logger.js';
 import { parseDuration, parseSize } from '../../config/units.js';
 import { escapePartitionValue, hourIndex, hourPartition, tableDir, TEMP_SUFFIX, tempDir } from '../../archive/layout.js';
@@ -41,6 +41,7 @@ import { FileLostError, PartFile } from './part_file.js';
 import { RowBuilder, textSchema, type RowProblem } from './rows.js';
 import { encodeStrings } from './utf8.js';
 import { expirePartitions } from './retention.js';
+import { addSeq, CommitLog, type SeqRanges } from './commit_log.js';
 
 type WriterOptions = Awaited<ReturnType<typeof compressionOptions>>;
 
@@ -69,6 +70,9 @@ interface Partition {
   since: number;
   /** Completing (by age, at shutdown): once its file is done and nothing is pending, the partition is forgotten. */
   retiring: boolean;
+  /** Behind a disk queue: the queue seq of each pending row, and the seqs of the rows in `file`. */
+  seqs: number[];
+  fileSeqs: SeqRanges;
 }
 
 interface PartitionValues {
@@ -101,7 +105,7 @@ class TableWriter<T> {
    * Builds every item's row and adds it to its partition; an item that cannot
    * be written goes to `invalid` instead. Returns the partitions that got rows.
    */
-  route(items: readonly T[], by: PartitionKey | undefined, now: number, invalid: (item: T, problem: RowProblem) => void): Partition[] {
+  route(items: readonly T[], by: PartitionKey | undefined, now: number, invalid: (item: T, problem: RowProblem) => void, seq?: number, commits?: CommitLog): Partition[] {
     const touched = new Set<Partition>();
     let lastHour = Number.NaN;
     let hourDir = '';
@@ -128,14 +132,17 @@ class TableWriter<T> {
         }
         dir = `${hourDir}/${segment}`;
       }
+      // A replayed entry: rows a renamed file of this partition holds already are not written twice.
+      if (seq !== undefined && commits?.archivedAlready(this.table, dir, seq)) continue;
       let partition = this.partitions.get(dir);
       if (!partition) {
-        partition = { dir, cells: this.columns.map(() => []), pending: 0, since: now, retiring: false };
+        partition = { dir, cells: this.columns.map(() => []), pending: 0, since: now, retiring: false, seqs: [], fileSeqs: [] };
         this.partitions.set(dir, partition);
       }
       const cells = partition.cells;
       for (let j = 0; j < cells.length; j++) cells[j].push(row[j]);
       partition.pending++;
+      if (seq !== undefined) partition.seqs.push(seq);
       touched.add(partition);
     }
     return [...touched];
@@ -175,6 +182,8 @@ export interface ArchiveContext {
   reportStatus?(status: ComponentStatus): void;
   /** Rows taken and not yet in a completed file, by table, after every change. */
   reportBuffered?(rows: Record<TableName, number>): void;
+  /** Behind a disk queue: every entry through `through` is in renamed files. */
+  reportCommitted?(through: number): void;
 }
 
 const serviceName = (resource: Attributes | undefined): string | null =>
@@ -206,6 +215,10 @@ export class ParquetArchiveExporter implements Exporter {
   private stalled = false;
   /** Rows given up while shutting down: shutdown() fails when there are any. */
   private lostAtShutdown = 0;
+  /** Behind a disk queue (trackCommits): what the archive holds of its entries, and the highest seq taken. */
+  private commits?: CommitLog;
+  private maxSeq = 0;
+  private committedThrough = 0;
 
   constructor(
     private readonly config: ParquetExporterConfig,
@@ -247,7 +260,15 @@ export class ParquetArchiveExporter implements Exporter {
     }
   }
 
-  async export(batch: Batch): Promise<ExportResult> {
+  /** A disk queue sends its entries here: returns the seq through which they are archived (see commit_log.ts). */
+  async trackCommits(queue: string): Promise<number> {
+    this.commits ??= new CommitLog(this.root, this.ctx.logger);
+    this.committedThrough = this.commits.open(queue);
+    this.maxSeq = this.committedThrough;
+    return this.committedThrough;
+  }
+
+  async export(batch: Batch, receipt?: QueueReceipt): Promise<ExportResult> {
     if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
     if (this.blocked && !this.resume()) {
       const { error, since } = this.blocked;
@@ -258,7 +279,9 @@ export class ParquetArchiveExporter implements Exporter {
     }
     const now = Date.now();
     this.stalled = false;
-    const invalid = this.add(this.spans, batch.spans, now) + this.add(this.events, batch.events, now) + this.add(this.metrics, batch.metrics, now);
+    const seq = this.commits ? receipt?.seq : undefined;
+    if (seq !== undefined && seq > this.maxSeq) this.maxSeq = seq;
+    const invalid = this.add(this.spans, batch.spans, now, seq) + this.add(this.events, batch.events, now, seq) + this.add(this.metrics, batch.metrics, now, seq);
     this.publishBuffered();
     // The batch is taken even when a write was refused on the way: its rows are held like the others.
     return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
@@ -294,6 +317,7 @@ export class ParquetArchiveExporter implements Exporter {
       }
     }
     this.publishBuffered();
+    this.commits?.close();
     this.lock?.release();
     if (this.lostAtShutdown > 0) {
       throw new Error(`${this.lostAtShutdown} rows could not be written to the archive ${this.root} and are lost (scope_parquet_rows_lost)`);
@@ -301,7 +325,7 @@ export class ParquetArchiveExporter implements Exporter {
   }
 
   /** Builds and routes a table's items, then writes every row group that is full. Returns how many items were dropped as invalid. */
-  private add<T>(table: TableWriter<T>, items: readonly T[], now: number): number {
+  private add<T>(table: TableWriter<T>, items: readonly T[], now: number, seq: number | undefined): number {
     if (items.length === 0) return 0;
     let invalid = 0;
     const touched = table.route(items, this.partitionBy, now, (item, problem) => {
@@ -310,7 +334,7 @@ export class ParquetArchiveExporter implements Exporter {
       this.ctx.problems.report(`invalid_item:${table.table}.${problem.field.replace(/\[\d+\]/g, '[]')}`, 'parquet exporter dropped an item it cannot write; the rest of its batch is written', {
         table: table.table, field: problem.field, problem: problem.problem, value: problem.value, item: table.describe(item),
       });
-    });
+    }, seq, this.commits);
     for (const partition of touched) {
       if (this.stalled) break;
       this.advance(table as TableWriter<unknown>, partition);
@@ -371,6 +395,7 @@ export class ParquetArchiveExporter implements Exporter {
       throw error;
     }
     partition.pending -= rows;
+    if (partition.seqs.length > 0) for (const seq of partition.seqs.splice(0, rows)) addSeq(partition.fileSeqs, seq);
     const refused = file.refused;
     if (refused) throw refused;
   }
@@ -379,8 +404,12 @@ export class ParquetArchiveExporter implements Exporter {
   private finishFile(table: TableWriter<unknown>, partition: Partition): void {
     const file = partition.file;
     if (!file) return;
-    file.complete(join(tableDir(this.root, table.table), partition.dir));
+    const dir = join(tableDir(this.root, table.table), partition.dir);
+    // Recorded (and synced) before the rename: after a crash, the file's existence says whether its rows are archived.
+    if (this.commits && partition.fileSeqs.length > 0 && !file.completing) this.commits.recordFile(table.table, partition.dir, file.finalPath(dir), partition.fileSeqs);
+    file.complete(dir);
     partition.file = undefined;
+    partition.fileSeqs = [];
     partition.since = Date.now();
     const attributes = { table: table.table };
     this.instruments.filesCompleted.add(1, attributes);
@@ -448,6 +477,8 @@ export class ParquetArchiveExporter implements Exporter {
     partition.file = undefined;
     partition.cells = [];
     partition.pending = 0;
+    partition.seqs = [];
+    partition.fileSeqs = [];
     table.partitions.delete(partition.dir);
     this.ctx.problems.report(reason, 'parquet exporter cannot write', {
       table: table.table, partition: partition.dir, rows: lost, reason, error: message(error),
@@ -475,6 +506,23 @@ export class ParquetArchiveExporter implements Exporter {
 
   private publishBuffered(): void {
     this.ctx.reportBuffered?.({ spans: this.spans.buffered(), events: this.events.buffered(), metrics: this.metrics.buffered() });
+    if (this.commits) this.publishCommitted();
+  }
+
+  /** The queue may release every entry below the oldest one whose rows are still held here. */
+  private publishCommitted(): void {
+    let oldestHeld = Number.POSITIVE_INFINITY;
+    for (const table of this.tables) {
+      for (const p of table.partitions.values()) {
+        if (p.fileSeqs.length > 0) oldestHeld = Math.min(oldestHeld, p.fileSeqs[0]);
+        for (const seq of p.seqs) if (seq < oldestHeld) oldestHeld = seq;
+      }
+    }
+    const through = oldestHeld === Number.POSITIVE_INFINITY ? this.maxSeq : oldestHeld - 1;
+    if (through <= this.committedThrough) return;
+    this.committedThrough = through;
+    this.commits?.recordThrough(through);
+    this.ctx.reportCommitted?.(through);
   }
 
   /** Temporary files can only be left by a run that ended without shutdown: remove them and say so. */

@@ -138,6 +138,11 @@ export class PartFile {
     if (!this.sink.tryFlush()) throw this.sink.error;
   }
 
+  /** Where complete(dir) puts the file. */
+  finalPath(dir: string): string {
+    return join(dir, `part-${this.id}.parquet`);
+  }
+
   /**
    * Writes the footer, syncs, and renames into `dir` as `part-<uuid>.parquet`;
    * returns the final path. After a failure, calling it again goes on from the
@@ -162,7 +167,7 @@ export class PartFile {
       this.phase = 'sealed';
     }
     mkdirSync(dir, { recursive: true });
-    const finalPath = join(dir, `part-${this.id}.parquet`);
+    const finalPath = this.finalPath(dir);
     renameSync(this.tempPath, finalPath);
     try {
       syncDir(dir);

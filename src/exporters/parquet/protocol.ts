@@ -1,13 +1,14 @@
 /** Messages between the parquet exporter's proxy (main thread) and its worker. */
 import type { Attributes } from '@opentelemetry/api';
-import type { ComponentStatus, ExportResult } from '../../component/types.js';
+import type { ComponentStatus, ExportResult, QueueReceipt } from '../../component/types.js';
 import type { TableName } from '../../archive/tables.js';
 import type { LogFields, LogLevel } from '../../util/logger.js';
 import type { Batch } from '../../model/types.js';
 
 export type ToWorker =
   | { op: 'start'; id: number }
-  | { op: 'export'; id: number; batch: Batch }
+  | { op: 'export'; id: number; batch: Batch; receipt?: QueueReceipt }
+  | { op: 'track'; id: number; queue: string }
   | { op: 'shutdown'; id: number };
 
 /** An ExportResult whose error travels as its message. */
@@ -16,7 +17,8 @@ export type WireResult =
   | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
 export type FromWorker =
-  | { op: 'done'; id: number; result?: WireResult; error?: string }
+  | { op: 'done'; id: number; result?: WireResult; error?: string; through?: number }
+  | { op: 'committed'; through: number }
   | { op: 'log'; level: LogLevel; message: string; fields?: LogFields }
   | { op: 'count'; name: string; value: number; attributes?: Attributes }
   | { op: 'status'; status: ComponentStatus }

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Attributes, Counter } from '@opentelemetry/api';
-import type { ComponentContext, Exporter, ExportResult } from '../../component/types.js';
+import type { ComponentContext, Exporter, ExportResult, QueueReceipt } from '../../component/types.js';
 import type { Batch } from '../../model/types.js';
 import type { ParquetExporterConfig } from './config.js';
 import type { TableName } from '../../archive/tables.js';
@@ -22,6 +22,7 @@ export class ParquetWorkerExporter implements Exporter {
   private readonly waiting = new Map<number, (reply: Done) => void>();
   private readonly counters = new Map<string, Counter<Attributes>>();
   private stopped?: Promise<void>;
+  private onCommitted?: (through: number) => void;
   /** The writer's last report of rows taken and not yet in a completed file. */
   private buffered: Record<TableName, number> = { spans: 0, events: 0, metrics: 0 };
 
@@ -51,12 +52,20 @@ export class ParquetWorkerExporter implements Exporter {
     process.on('exit', this.onExit);
   }
 
-  async export(batch: Batch): Promise<ExportResult> {
+  async export(batch: Batch, receipt?: QueueReceipt): Promise<ExportResult> {
     if (this.failure || !this.worker || this.stopped) {
       return { ok: false, retryable: false, error: this.failure ?? new Error('parquet exporter is not started') };
     }
-    const reply = await this.call({ op: 'export', id: 0, batch });
+    const reply = await this.call({ op: 'export', id: 0, batch, ...(receipt ? { receipt } : {}) });
     return fromWire(reply.result ?? { ok: false, retryable: false, error: reply.error ?? 'no answer from the parquet worker' });
+  }
+
+  /** Behind a disk queue: the worker's archive says what it holds of the queue's entries (commit_log.ts). */
+  async trackCommits(queue: string, committed: (through: number) => void): Promise<number> {
+    this.onCommitted = committed;
+    const reply = await this.call({ op: 'track', id: 0, queue });
+    if (reply.error) throw new Error(reply.error);
+    return reply.through ?? 0;
   }
 
   shutdown(): Promise<void> {
@@ -120,6 +129,9 @@ export class ParquetWorkerExporter implements Exporter {
         return;
       case 'buffered':
         this.buffered = message.rows;
+        return;
+      case 'committed':
+        this.onCommitted?.(message.through);
         return;
     }
   }

@@ -27,6 +27,7 @@ const exporter = new ParquetArchiveExporter(workerData as ParquetExporterConfig,
   logger, problems, meter,
   reportStatus: (status) => post({ op: 'status', status }),
   reportBuffered: (rows) => post({ op: 'buffered', rows }),
+  reportCommitted: (through) => post({ op: 'committed', through }),
 });
 
 port.on('message', (message: ToWorker) => {
@@ -40,7 +41,9 @@ port.on('message', (message: ToWorker) => {
     case 'start':
       return reply(exporter.start());
     case 'export':
-      return reply(exporter.export(message.batch), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
+      return reply(exporter.export(message.batch, message.receipt), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
+    case 'track':
+      return reply(exporter.trackCommits(message.queue), (through) => ({ op: 'done', id: message.id, through: through as number }));
     case 'shutdown':
       // What was suppressed since the last line is logged before the thread ends.
       return reply(exporter.shutdown().finally(() => problems.flush()));

@@ -9,6 +9,7 @@ export const batchProcessor = defineProcessor<BatchConfig>({
   description: 'Merges items into batches by size and time before they reach the exporters',
   stability: 'beta',
   mutatesData: false,
+  holdsItems: () => true,
   configSchema: batchConfigSchema,
   validate: validateBatchConfig,
   create: (config) => ({

@@ -11,6 +11,8 @@ export const samplingProcessor = defineProcessor<SamplingConfig>({
   stability: 'alpha',
   // Writes the sampling threshold into kept spans' tracestate.
   mutatesData: true,
+  // Tail sampling holds spans for decision_wait.
+  holdsItems: (config) => config.tail !== undefined,
   configSchema: samplingConfigSchema,
   create: (config, ctx) => {
     const waitMs = config.tail ? parseDuration(config.tail.decision_wait) : 0;

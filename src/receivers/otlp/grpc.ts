@@ -21,7 +21,7 @@ import { listen } from '../../util/net.js';
 import type { OtlpGrpcConfig } from './config.js';
 import { Connections, type Connection } from './connections.js';
 import type { Msg } from './convert.js';
-import { receive, refusedBeforeReading, type OtlpRuntime, type Refused } from './ingest.js';
+import { notDurable, receive, refusedBeforeReading, type OtlpRuntime, type Refused } from './ingest.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
 const SERVICES: Record<Signal, string> = {
@@ -159,7 +159,10 @@ export class OtlpGrpcServer {
       // Permanent: OTLP clients do not retry INVALID_ARGUMENT.
       if (outcome.status === 'invalid') return fail(grpc.status.INVALID_ARGUMENT, outcome.message);
       if (outcome.status !== 'ok') return refuse(outcome);
-      callback(null, outcome.rejected > 0 ? { partialSuccess: { [REJECTED_FIELD[signal]]: outcome.rejected, errorMessage: outcome.message } } : {});
+      const answer = (): void => callback(null, outcome.rejected > 0 ? { partialSuccess: { [REJECTED_FIELD[signal]]: outcome.rejected, errorMessage: outcome.message } } : {});
+      if (!outcome.durable) return answer();
+      // A disk sending queue: answered once the data is on disk.
+      void notDurable(outcome).then((failed) => (failed ? fail(grpc.status.UNAVAILABLE, failed) : answer()));
     };
   }
 

@@ -26,7 +26,7 @@ export type Refused =
  * refused: the pipeline is stopping (503 / UNAVAILABLE).
  */
 export type IngestOutcome =
-  | { status: 'ok'; rejected: number; message: string }
+  | { status: 'ok'; rejected: number; message: string; durable?: Promise<Error | undefined> }
   | { status: 'invalid'; reason: InvalidKind | 'malformed'; message: string }
   | Refused;
 
@@ -70,6 +70,13 @@ export function decodeProtobuf(signal: Signal, bytes: Uint8Array, limits?: ItemL
   if (signal === 'traces') return { spans: decodeTraceRequest(bytes, limits) };
   checkNesting(signal, bytes);
   return { message: otlpTypes().request[signal].decode(bytes) as unknown as Msg };
+}
+
+/** Why a taken request is answered as retryable after all: its disk sending queue could not store it. */
+export async function notDurable(outcome: IngestOutcome): Promise<string | undefined> {
+  if (outcome.status !== 'ok' || !outcome.durable) return undefined;
+  const error = await outcome.durable;
+  return error ? `the data could not be stored in the disk sending queue (${error.message}): retry` : undefined;
 }
 
 /** A protobuf body or a parsed OTLP/JSON object, decoded, converted and offered to the pipeline. */
@@ -143,5 +150,5 @@ export function ingest(signal: Signal, request: DecodedRequest, rt: OtlpRuntime,
     });
   }
   const errors = [...converted.errors, ...result.rejections].slice(0, 3);
-  return { status: 'ok', rejected: converted.rejected + result.rejectedItems, message: errors.join('; ') };
+  return { status: 'ok', rejected: converted.rejected + result.rejectedItems, message: errors.join('; '), durable: result.durable };
 }

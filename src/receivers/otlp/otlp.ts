@@ -20,7 +20,7 @@ import { listen } from '../../util/net.js';
 import { Connections } from './connections.js';
 import type { Msg } from './convert.js';
 import { OtlpGrpcServer } from './grpc.js';
-import { receive, refusedBeforeReading, type IngestOutcome, type OtlpRuntime, type Refused } from './ingest.js';
+import { notDurable, receive, refusedBeforeReading, type IngestOutcome, type OtlpRuntime, type Refused } from './ingest.js';
 import { createOtlpInstruments, type OtlpInstruments } from './metrics.js';
 import { otlpTypes, type Signal } from '../../otel/proto.js';
 
@@ -216,6 +216,9 @@ export class OtlpReceiver implements Receiver {
       const outcome = receive(signal, json ? { json: this.parseJson(body) } : { protobuf: body }, this.rt, { protocol: 'http', remote: req.socket.remoteAddress });
       if (outcome.status === 'invalid') throw new HttpError(400, outcome.message, true);
       if (outcome.status !== 'ok') this.throwRefusal(res, outcome);
+      // A disk sending queue: answered once the data is on disk.
+      const failed = await notDurable(outcome);
+      if (failed) throw new HttpError(503, failed);
       this.respond(res, 200, signal, json, outcome.rejected > 0 ? { rejected: outcome.rejected, message: outcome.message } : undefined);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
