@@ -1,5 +1,6 @@
 /** `npm run bench [-- name...]`: runs the benchmarks, prints their tables, writes bench/results/<name>.json. */
 import * as anomaly from './anomaly.js';
+import * as diskQueue from './disk-queue.js';
 import * as etfDecode from './etf-decode.js';
 import * as otlpDecode from './otlp-decode.js';
 import * as memoryFlood from './memory-flood.js';
@@ -17,6 +18,7 @@ const benchmarks: Record<string, { run(): Promise<string> }> = {
   'trace-port': tracePort,
   'memory-flood': memoryFlood,
   anomaly,
+  'disk-queue': diskQueue,
 };
 
 const wanted = process.argv.slice(2);

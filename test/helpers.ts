@@ -1,5 +1,5 @@
 /** Shared test helpers: collecting and failing exporters, temp dirs, event builders, the daemon as a child process. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -169,3 +169,23 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * A tmpfs of `size` (`2m`), unmounted after the test, once `stop` (the
+ * pipeline's shutdown, the daemon's end) is done: a writer still running after
+ * the unmount would write into the directory beneath.
+ */
+export function smallDisk(t: { after(fn: () => Promise<void>): void }, size: string, stop: () => Promise<unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scope-disk-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`these tests need a real small filesystem: mounting a ${size} tmpfs failed (run as root): ${(error as Error).message}`);
+  }
+  t.after(async () => {
+    await stop();
+    execFileSync('umount', ['-l', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createPipeline, type Logger, type LogFields, type MetricPoint, type Pipeline, type ScopeEvent, type Span } from '../../src/index.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { queryArchive } from '../../src/archive/query.js';
-import { freePort, promValue, startDaemon, tempDir, until } from '../helpers.js';
+import { freePort, promValue, smallDisk, startDaemon, tempDir, until } from '../helpers.js';
 
 const BASE = 1_764_000_000_123_456_789n; // 2025-11-24T16:00:00.123456789Z
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
@@ -26,27 +26,6 @@ function captureLogger(lines: Line[], bound: LogFields = {}): Logger {
     lines.push({ level, message, fields: { ...bound, ...fields } });
   };
   return { debug: () => undefined, info: write('info'), warn: write('warn'), error: write('error'), child: (f) => captureLogger(lines, { ...bound, ...f }) };
-}
-
-/**
- * A tmpfs of `size` (`2m`), unmounted after the test, once `stop` (the
- * pipeline's shutdown, the daemon's end) is done: a writer still running after
- * the unmount would write into the directory beneath.
- */
-function smallDisk(t: { after(fn: () => Promise<void>): void }, size: string, stop: () => Promise<unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'scope-disk-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`these tests need a real small filesystem: mounting a ${size} tmpfs failed (run as root): ${(error as Error).message}`);
-  }
-  t.after(async () => {
-    await stop();
-    execFileSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
 }
 
 /** One OTLP/JSON span; `i` makes its ids and time. */

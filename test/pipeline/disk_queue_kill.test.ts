@@ -1,7 +1,7 @@
 /**
  * kill -9 with the disk sending queue (issue 17: 39 500 of 39 500 spans
  * answered 200 were gone after a kill -9). The daemon as a child process,
- * the real OpenTelemetry SDK sending 30 000 spans over OTLP/HTTP, a kill -9
+ * the real OpenTelemetry SDK sending 30 000 spans over OTLP/HTTP and gRPC, a kill -9
  * mid-stream, a restart, a second kill -9 while the first run's entries
  * replay and new ones arrive, a restart and a SIGTERM; then real DuckDB reads
  * the archive: every span answered 200 is there, and none twice — except a
@@ -15,6 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { queryArchive } from '../../src/archive/query.js';
 import { freePort, startDaemon, tempDir, until, type Daemon } from '../helpers.js';
@@ -35,16 +36,17 @@ async function makeSpans(count: number): Promise<ReadableSpan[]> {
 }
 
 describe('disk sending queue', () => {
-  it('loses nothing acknowledged and archives nothing twice across two kill -9s (OTel SDK, 30 000 spans, DuckDB)', async (t) => {
+  it('loses nothing acknowledged and archives nothing twice across two kill -9s (OTel SDK over HTTP and gRPC, 30 000 spans, DuckDB)', async (t) => {
     const dir = tempDir(t);
     const archive = join(dir, 'archive');
     const port = await freePort();
+    const grpcPort = await freePort();
     const config = join(dir, 'p.yaml');
     // Small files and row groups: files are renamed into place all through the run, so a kill
     // lands between a file's rename and the queue's release, and the replay must skip those rows.
     writeFileSync(config, `
 receivers:
-  otlp: { protocols: { http: { endpoint: 127.0.0.1:${port} } } }
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:${port} }, grpc: { endpoint: 127.0.0.1:${grpcPort} } } }
 exporters:
   parquet:
     path: ${archive}
@@ -84,8 +86,12 @@ service:
     };
     // Senders keep going through the kills; a request not answered 200 is sent again later, as an SDK's retry would.
     const retry: ReadableSpan[][] = [];
-    const exporter = new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces`, timeoutMillis: 5000 });
-    const sendOne = async (): Promise<boolean> => {
+    // Half the senders over OTLP/HTTP, half over gRPC: both answer only once the batch is on disk.
+    const exporters = [
+      new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces`, timeoutMillis: 5000 }),
+      new GrpcTraceExporter({ url: `http://127.0.0.1:${grpcPort}`, timeoutMillis: 5000 }),
+    ];
+    const sendOne = async (exporter: (typeof exporters)[number]): Promise<boolean> => {
       const batch = retry.shift() ?? requests[next++];
       if (!batch) return false;
       inFlight.add(batch);
@@ -101,8 +107,8 @@ service:
       return true;
     };
     let sending = true;
-    const senders = Array.from({ length: SENDERS }, async () => {
-      while (sending && (await sendOne()));
+    const senders = Array.from({ length: SENDERS }, async (_, i) => {
+      while (sending && (await sendOne(exporters[i % 2])));
     });
 
     let daemon = await start();
@@ -123,7 +129,7 @@ service:
     await until(() => acknowledged.size === TOTAL, 90_000, 'every span acknowledged');
     sending = false;
     await Promise.all(senders);
-    await exporter.shutdown();
+    await Promise.all(exporters.map((e) => e.shutdown()));
     daemon.child.kill('SIGTERM');
     const { code } = await daemon.exited();
     assert.equal(code, 0, daemon.stderr().slice(-3000));

@@ -385,10 +385,17 @@ describe('the shipped config files', () => {
   it('pipeline.yaml + production.yaml validates', () => {
     const c = loadConfig({ files: [base, `${configDir}production.yaml`], env });
     assert.deepEqual(c.service.pipelines.default, {
-      receivers: ['jsonl/demo', 'beam_trace_port', 'beam_telemetry'],
+      receivers: ['jsonl/demo', 'otlp', 'beam_trace_port', 'beam_telemetry'],
       processors: ['memory_limiter', 'filter/runtime_noise', 'correlation', 'anomaly', 'privacy', 'sampling', 'batch'],
-      exporters: ['debug', 'parquet'],
+      exporters: ['debug'],
     });
+    // The archive: every item, through a disk queue, with no processor that holds items.
+    assert.deepEqual(c.service.pipelines.archive, {
+      receivers: ['jsonl/demo', 'otlp', 'beam_trace_port', 'beam_telemetry'],
+      processors: ['memory_limiter', 'filter/runtime_noise', 'correlation', 'privacy'],
+      exporters: ['parquet'],
+    });
+    assert.equal((c.exporters.parquet.sending_queue as { storage: string }).storage, 'disk');
     assert.deepEqual(c.exporters.parquet.retention, { spans: '7d', events: '7d', metrics: '90d', check_interval: '5m' });
     assert.deepEqual(c.exporters.parquet.partition_by, ['beam_node']);
     assert.equal((c.processors.privacy as { action: string }).action, 'hash');

@@ -226,7 +226,7 @@ export class DiskExporterQueue implements SendingQueue {
     this.problems.report('queue_write_failed', 'disk queue could not write a batch; its sender is told to retry', {
       exporter: this.id, path: this.dir, items: entry.items, error: error.message,
     });
-    if (entry.state === 'queued') {
+    if (entry.state === 'queued' || entry.state === 'sending') {
       entry.state = 'lost';
       this.forget(entry);
       this.instruments.exporterSendFailed.add(entry.items, { ...this.attrs, reason: 'queue_write_failed' });
@@ -257,10 +257,11 @@ export class DiskExporterQueue implements SendingQueue {
   }
 
   private async send(entry: Entry): Promise<void> {
+    // An entry goes out only once it is on disk: one whose append failed was answered "retry" and is not sent.
+    if (!entry.written) await entry.appended;
+    if (entry.state === 'lost') return;
     let batch = entry.batch;
     if (!batch) {
-      if (!entry.written) await entry.appended;
-      if (entry.state === 'lost') return;
       try {
         batch = deserialize(this.log.read(entry.seq).subarray(4)) as Batch;
       } catch (error) {

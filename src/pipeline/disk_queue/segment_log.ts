@@ -16,7 +16,7 @@
  * Chosen by measurement against lmdb (bench/disk_queue.ts, table in README):
  * a log is what a FIFO queue needs, and it costs no native module.
  */
-import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writev } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync, writev } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -199,7 +199,8 @@ export class SegmentLog {
     }
     const offset = segment.bytes;
     writev(segment.fd, buffers, offset, (error, written) => {
-      if (!error && written !== length) error = Object.assign(new Error(`short write to ${segment.path}: ${written} of ${length} bytes`), { code: 'EIO' });
+      // A short write: the rest is written on, which either completes it or says why not (ENOSPC).
+      if (!error && written < length) error = writeRest(segment.fd, Buffer.concat(buffers).subarray(written), offset + written);
       if (!error && this.options.fsync === 'always') {
         try {
           fsyncSync(segment.fd);
@@ -305,6 +306,15 @@ export class SegmentLog {
     } catch {
       // a stale released seq only replays more
     }
+  }
+}
+
+function writeRest(fd: number, rest: Buffer, at: number): NodeJS.ErrnoException | null {
+  try {
+    for (let done = 0; done < rest.length;) done += writeSync(fd, rest, done, rest.length - done, at + done);
+    return null;
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
   }
 }
 
