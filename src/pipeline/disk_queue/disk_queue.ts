@@ -135,12 +135,13 @@ export class DiskExporterQueue implements SendingQueue {
     }
     let replayItems = 0;
     let skipped = 0;
-    for (const seq of recovered.seqs) {
+    for (let i = 0; i < recovered.seqs.length; i++) {
+      const seq = recovered.seqs[i];
       if (seq <= this.committed) {
         skipped++;
         continue;
       }
-      const items = this.log.read(seq).readUInt32LE(0);
+      const items = recovered.heads[i];
       const entry: Entry = { seq, items, state: 'queued', written: true };
       this.unreleased.push(entry);
       this.waiting.push(entry);
