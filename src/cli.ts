@@ -16,6 +16,7 @@ import { redactSecrets } from './config/redact.js';
 import type { ResolvedConfig } from './config/types.js';
 import { parseDuration } from './config/units.js';
 import { createPipeline } from './pipeline/service.js';
+import { inspect, UsageError } from './inspect/command.js';
 import { ScopeError } from './util/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './util/logger.js';
 import { VERSION } from './version.js';
@@ -31,12 +32,19 @@ Usage:
   scope-pipeline query --archive DIR [--format table|json|csv] "SQL"
                                              run one read-only SQL statement over a Parquet archive
                                              (views spans, events, metrics; no other file access)
+  scope-pipeline inspect crashes [--since T] [--node NODE]
+                                             the archive's crashes: root causes, what they took down under them
+  scope-pipeline inspect crash PID|latest    one crash's story: reason, poison message and its sender, stack,
+                                             last messages, open calls, cascade, restarts, trace
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
   --log-level LEVEL    debug, info, warn or error (overrides service.telemetry.logs.level)
-  --archive DIR        query: the parquet exporter's path
-  --format FORMAT      query: table (default), json (one array of row objects) or csv
+  --archive DIR        query, inspect: the parquet exporter's path (inspect: default ./data/archive)
+  --format FORMAT      query: table (default), json (one array of row objects) or csv;
+                       inspect: table (default) or json (the inspection layer's result)
+  --since T            inspect: from this time on: RFC 3339 or relative (-5m, -2h, -1d)
+  --node NODE          inspect: only this BEAM node
   --unsafe             query: no sandbox (any statement, any file, extensions, network)
   --show-secrets       print-config: print secret values instead of [REDACTED]
   -h, --help           this text
@@ -184,6 +192,18 @@ async function query(archive: string | undefined, format: string | undefined, un
   }
 }
 
+async function inspectCli(args: string[], archive: string | undefined, format: string | undefined, since: string | undefined, node: string | undefined): Promise<void> {
+  const chosen = format ?? 'table';
+  if (chosen !== 'table' && chosen !== 'json') fail('inspect --format must be table or json');
+  const [verb, ...rest] = args;
+  try {
+    process.stdout.write(await inspect(verb, rest, { archive: archive ?? './data/archive', format: chosen, since, node }));
+  } catch (error) {
+    if (error instanceof ScopeError || error instanceof UsageError) fail(error.message);
+    throw error;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
@@ -196,6 +216,8 @@ async function main(argv: string[]): Promise<void> {
         archive: { type: 'string' },
         format: { type: 'string' },
         unsafe: { type: 'boolean' },
+        since: { type: 'string' },
+        node: { type: 'string' },
         'show-secrets': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -213,7 +235,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...extra] = positionals;
   if (values.unsafe && command !== 'query') fail('--unsafe is an option of query');
   if (values['show-secrets'] && command !== 'print-config') fail('--show-secrets is an option of print-config');
+  if ((values.since !== undefined || values.node !== undefined) && command !== 'inspect') fail('--since and --node are options of inspect');
   if (command === 'query') return query(values.archive, values.format, values.unsafe === true, extra);
+  if (command === 'inspect') return inspectCli(extra, values.archive, values.format, values.since, values.node);
   if (extra.length > 0) fail(`unexpected arguments: ${extra.join(' ')}\n\n${HELP}`);
 
   switch (command) {

@@ -68,7 +68,8 @@ function viewSource(root: string, table: TableName): string {
     .join(' UNION ALL BY NAME ');
 }
 
-async function defineViews(connection: DuckDBConnection, root: string): Promise<void> {
+/** `spans`, `events` and `metrics` as views over the archive at `root` (the inspection layer uses them too). */
+export async function defineViews(connection: DuckDBConnection, root: string): Promise<void> {
   for (const table of TABLES) await connection.run(`CREATE VIEW ${table} AS ${viewSource(root, table)}`);
 }
 
