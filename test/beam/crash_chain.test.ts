@@ -132,3 +132,12 @@ it('a poison cast crashes C in a real Elixir app: the Parquet archive holds its 
   assert.equal(ofOld.at(-1)?.state, '%{discounts: [], ledger: [{"order-3", 849}, {"order-2", 599}, {"order-1", 349}]}');
   assert.deepEqual(states.filter((s) => s.pid === pids.cNew).map((s) => s.state), ['%{discounts: [], ledger: []}', '%{discounts: [], ledger: [{"order-5", 2000}]}']);
 });
+
+it('without ScopeBeam.watch (so the crashing process loads its error-formatting modules on the way down), the poison is still the last message, not pushed out by code_server replies', async (t) => {
+  const run = await captureCrashChain(t, { telemetry: false });
+  const [crash] = await rows(run.archive, `select attributes::VARCHAR as a from events where type = 'process.crash'`);
+  const last = (JSON.parse(String(crash.a)) as Record<string, unknown>)['scope.crash.last_messages'] as Array<{ message: string; from: string | null }>;
+  assert.ok(last.length > 0);
+  assert.deepEqual(last.at(-1), { ...last.at(-1), message: CRASH_CHAIN_POISON, from: run.pids.b });
+  assert.ok(last.every((m) => !m.message.startsWith('{code_server,')), JSON.stringify(last.map((m) => m.message)));
+});

@@ -15,6 +15,9 @@ import type { Attributes, ScopeEvent } from '../../model/types.js';
 import { BoundedMap } from '../../util/bounded.js';
 import { moduleLabel } from './identity.js';
 import { activeCtx, type SpanBook } from './spans.js';
+
+/** Replies of code_server and io servers, in either term syntax (`{code_server,…}`, `{:io_reply, …}`). */
+const RUNTIME_REPLY = /^\{:?(?:code_server|io_reply),/;
 import { procKey, text, type Ctx, type OpenSpan, type Proc, type Received } from './state.js';
 
 export interface MessageOptions {
@@ -155,8 +158,12 @@ export class Messages {
       }
     }
     if (!answer) proc.lastWork = received;
-    proc.recent.push(received);
-    if (proc.recent.length > this.options.crashContextMessages) proc.recent.shift();
+    // The runtime's own replies (a module loaded on first use, an io request answered) are not the process's
+    // story: a process writing its crash report loads a dozen modules, which would push its poison out.
+    if (!RUNTIME_REPLY.test(message)) {
+      proc.recent.push(received);
+      if (proc.recent.length > this.options.crashContextMessages) proc.recent.shift();
+    }
 
     // Inside an open call or telemetry span, a receive is part of that work (a reply, a selective receive);
     // so is a reply to what the process asked while handling its current message. And a message seq_trace
