@@ -433,7 +433,7 @@ class Decoder {
         this.need(2);
         const len = (buf[this.pos] << 8) | buf[this.pos + 1];
         this.pos += 2;
-        this.need(len);
+        this.count(len, 1, this.limits.maxListLength, 'charlist');
         if ((this.budget -= len) < 0) this.tooManyTerms();
         const out: number[] = new Array<number>(len);
         for (let i = 0; i < len; i++) out[i] = buf[this.pos + i];
@@ -679,7 +679,11 @@ class Decoder {
       }
       const tail = this.term();
       if (Array.isArray(tail)) {
-        for (const t of tail) elements.push(t); // a charlist tail: still a proper list
+        // A charlist tail: still a proper list, held to the same limit as a whole.
+        if (elements.length + tail.length > this.limits.maxListLength) {
+          throw new EtfError(`list of ${elements.length + tail.length} elements is over the limit of ${this.limits.maxListLength}`, this.pos, 'term_limit');
+        }
+        for (const t of tail) elements.push(t);
         return elements;
       }
       return new ErlImproperList(elements, tail);
