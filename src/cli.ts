@@ -16,7 +16,7 @@ import { redactSecrets } from './config/redact.js';
 import type { ResolvedConfig } from './config/types.js';
 import { parseDuration } from './config/units.js';
 import { createPipeline } from './pipeline/service.js';
-import { inspect, UsageError } from './inspect/command.js';
+import { inspect, UsageError, type InspectOptions } from './inspect/command.js';
 import { ScopeError } from './util/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './util/logger.js';
 import { VERSION } from './version.js';
@@ -45,6 +45,9 @@ Options:
                        inspect: table (default) or json (the inspection layer's result)
   --since T            inspect: from this time on: RFC 3339 or relative (-5m, -2h, -1d)
   --node NODE          inspect: only this BEAM node
+  --daemon URL         inspect: also the running daemon's live window (its inspector extension's endpoint,
+                       e.g. http://127.0.0.1:4320): what happened seconds ago, before any file rolled
+  --token TOKEN        inspect --daemon: the inspector's bearer token (default: SCOPE_INSPECTOR_TOKEN)
   --unsafe             query: no sandbox (any statement, any file, extensions, network)
   --show-secrets       print-config: print secret values instead of [REDACTED]
   -h, --help           this text
@@ -192,12 +195,12 @@ async function query(archive: string | undefined, format: string | undefined, un
   }
 }
 
-async function inspectCli(args: string[], archive: string | undefined, format: string | undefined, since: string | undefined, node: string | undefined): Promise<void> {
-  const chosen = format ?? 'table';
+async function inspectCli(args: string[], options: Omit<InspectOptions, 'format'> & { format?: string }): Promise<void> {
+  const chosen = options.format ?? 'table';
   if (chosen !== 'table' && chosen !== 'json') fail('inspect --format must be table or json');
   const [verb, ...rest] = args;
   try {
-    process.stdout.write(await inspect(verb, rest, { archive: archive ?? './data/archive', format: chosen, since, node }));
+    process.stdout.write(await inspect(verb, rest, { ...options, format: chosen }));
   } catch (error) {
     if (error instanceof ScopeError || error instanceof UsageError) fail(error.message);
     throw error;
@@ -218,6 +221,8 @@ async function main(argv: string[]): Promise<void> {
         unsafe: { type: 'boolean' },
         since: { type: 'string' },
         node: { type: 'string' },
+        daemon: { type: 'string' },
+        token: { type: 'string' },
         'show-secrets': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -235,9 +240,13 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...extra] = positionals;
   if (values.unsafe && command !== 'query') fail('--unsafe is an option of query');
   if (values['show-secrets'] && command !== 'print-config') fail('--show-secrets is an option of print-config');
-  if ((values.since !== undefined || values.node !== undefined) && command !== 'inspect') fail('--since and --node are options of inspect');
+  if ((values.since ?? values.node ?? values.daemon ?? values.token) !== undefined && command !== 'inspect') fail('--since, --node, --daemon and --token are options of inspect');
   if (command === 'query') return query(values.archive, values.format, values.unsafe === true, extra);
-  if (command === 'inspect') return inspectCli(extra, values.archive, values.format, values.since, values.node);
+  if (command === 'inspect') {
+    const token = values.token ?? process.env.SCOPE_INSPECTOR_TOKEN;
+    const daemon = values.daemon ? { url: values.daemon, ...(token ? { token } : {}) } : undefined;
+    return inspectCli(extra, { archive: values.archive ?? './data/archive', format: values.format, since: values.since, node: values.node, daemon });
+  }
   if (extra.length > 0) fail(`unexpected arguments: ${extra.join(' ')}\n\n${HELP}`);
 
   switch (command) {

@@ -69,8 +69,8 @@ function viewSource(root: string, table: TableName): string {
 }
 
 /** `spans`, `events` and `metrics` as views over the archive at `root` (the inspection layer uses them too). */
-export async function defineViews(connection: DuckDBConnection, root: string): Promise<void> {
-  for (const table of TABLES) await connection.run(`CREATE VIEW ${table} AS ${viewSource(root, table)}`);
+export async function defineViews(connection: DuckDBConnection, root: string, prefix = ''): Promise<void> {
+  for (const table of TABLES) await connection.run(`CREATE VIEW ${prefix}${table} AS ${viewSource(root, table)}`);
 }
 
 export interface QueryOptions {

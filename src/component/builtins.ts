@@ -5,6 +5,7 @@ import { debugExporter } from '../exporters/debug/index.js';
 import { otlpExporter } from '../exporters/otlp/index.js';
 import { otlpHttpExporter } from '../exporters/otlp_http/index.js';
 import { parquetExporter } from '../exporters/parquet/index.js';
+import { inspectorExtension } from '../extensions/inspector/index.js';
 import { anomalyProcessor } from '../processors/anomaly/index.js';
 import { batchProcessor } from '../processors/batch/index.js';
 import { correlationProcessor } from '../processors/correlation/index.js';
@@ -36,4 +37,5 @@ export const builtinFactories: readonly ComponentFactory[] = [
   otlpExporter,
   otlpHttpExporter,
   parquetExporter,
+  inspectorExtension,
 ];

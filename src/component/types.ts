@@ -135,6 +135,12 @@ export interface Exporter {
 export interface Extension {
   start(): Promise<void>;
   shutdown(): Promise<void>;
+  /**
+   * Extensions that look at the data (the inspector's live window) get every
+   * batch a pipeline's processors passed on, synchronously, before the
+   * exporters' queues. Must not modify it nor throw.
+   */
+  observe?(batch: Batch): void;
 }
 
 interface FactoryBase {

@@ -12,6 +12,8 @@ import { ScopeError } from '../util/errors.js';
 import { defineViews } from '../archive/query.js';
 import { lockDown, queryError } from '../archive/sandbox.js';
 import type { Cell } from '../archive/query.js';
+import type { Item } from '../model/jsonl.js';
+import { addLiveWindow } from './live.js';
 
 export type Row = Record<string, Cell>;
 
@@ -23,15 +25,26 @@ export class ArchiveReader {
     readonly root: string,
   ) {}
 
-  static async open(root: string): Promise<ArchiveReader> {
-    if (!existsSync(root)) throw new ScopeError('ARCHIVE_NOT_FOUND', `no archive at ${root} (the parquet exporter's path; --archive DIR)`);
+  /**
+   * `live`: the daemon's live window (items fetched from its inspector
+   * extension), read together with the archive; the archive may then not
+   * exist yet (nothing rolled).
+   */
+  static async open(root: string, live?: readonly Item[]): Promise<ArchiveReader> {
+    if (!existsSync(root) && !live) throw new ScopeError('ARCHIVE_NOT_FOUND', `no archive at ${root} (the parquet exporter's path; --archive DIR)`);
     const archive = resolve(root);
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     const spill = mkdtempSync(join(tmpdir(), 'scope-inspect-'));
     try {
-      await defineViews(connection, archive);
-      await lockDown(connection, [archive], spill);
+      if (live) {
+        await defineViews(connection, archive, 'archive_');
+        await connection.run('CREATE VIEW metrics AS SELECT * FROM archive_metrics');
+        await addLiveWindow(connection, live);
+      } else {
+        await defineViews(connection, archive);
+      }
+      await lockDown(connection, existsSync(archive) ? [archive] : [], spill);
     } catch (error) {
       connection.closeSync();
       instance.closeSync();

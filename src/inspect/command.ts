@@ -7,6 +7,7 @@ import { ArchiveReader } from './archive_reader.js';
 import { explainCrash, listCrashes } from './crashes.js';
 import { crashesText, crashText, styleFor } from './text.js';
 import { parseTime } from './time.js';
+import { fetchWindow, type LiveSource } from './live.js';
 
 export const INSPECT_VERBS = ['crashes', 'crash'] as const;
 
@@ -15,6 +16,8 @@ export interface InspectOptions {
   format: 'table' | 'json';
   since?: string;
   node?: string;
+  /** The daemon's inspector extension, read with the archive (a crash seconds old, before any file rolled). */
+  daemon?: LiveSource;
 }
 
 /** Answers one verb; returns what to print, or throws ScopeError / a usage Error. */
@@ -28,7 +31,8 @@ export async function inspect(verb: string | undefined, args: string[], options:
     if (t === null) throw new UsageError(`--since "${options.since}" is not a time: use RFC 3339 (2026-12-01T15:04:05Z) or relative (-5m, -2h, -1d)`);
     since = t;
   }
-  const reader = await ArchiveReader.open(options.archive);
+  const live = options.daemon ? await fetchWindow(options.daemon, since ?? 0n) : undefined;
+  const reader = await ArchiveReader.open(options.archive, live);
   try {
     const style = styleFor(process.stdout);
     if (verb === 'crashes') {

@@ -113,7 +113,7 @@ export async function explainCrash(reader: ArchiveReader, which: string, filter:
     const [t] = await reader.rows(`SELECT count(*)::INTEGER AS spans, count(DISTINCT pid)::INTEGER AS processes FROM spans WHERE trace_id = $1`, [crash.traceId]);
     trace = { traceId: crash.traceId, spans: Number(t?.spans ?? 0), processes: Number(t?.processes ?? 0) };
   }
-  const poison = crash.poisonMessage === null ? null : { message: crash.poisonMessage, sender: text(a['scope.crash.poison_sender']), senderSpan };
+  const poison = crash.poisonMessage === null ? null : { message: crash.poisonMessage, sender: text(a['scope.crash.poison_sender']), senderSpanId, senderSpan };
   const causedBy = text(a['scope.crash.caused_by']);
   return {
     crash,

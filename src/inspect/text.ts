@@ -83,6 +83,7 @@ export function crashText(story: CrashStory, style: Style = plain): string {
     out.push(field('poison', story.poison.message));
     if (story.poison.sender) out.push(field('sent by', story.poison.sender));
     if (story.poison.senderSpan) out.push(field('sender doing', spanText(story.poison.senderSpan)));
+    else if (story.poison.senderSpanId) out.push(field('sender doing', `span ${story.poison.senderSpanId} (not ended yet)`));
   }
   if (story.stack.length > 0) {
     out.push('  stack');

@@ -70,7 +70,13 @@ export interface CrashStory {
   reasonClass: string | null;
   exception: string | null;
   /** The message the process was handling when it crashed, who sent it, and what the sender was doing. */
-  poison: { message: string; sender: string | null; senderSpan: SpanRef | null } | null;
+  poison: {
+    message: string;
+    sender: string | null;
+    /** The span the sender was in when it sent it (its id is known at once; the span itself once it ended). */
+    senderSpanId: string | null;
+    senderSpan: SpanRef | null;
+  } | null;
   stack: string[];
   lastMessages: MessageSeen[];
   /** Spans of the crashed process open at the crash (its calls in progress). */

@@ -4,7 +4,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { Subject, tap, type Observable, type Subscription } from 'rxjs';
-import type { BatchConsumer, ConsumeResult, Processor, Refusal } from '../component/types.js';
+import type { BatchConsumer, ConsumeResult, Extension, Processor, Refusal } from '../component/types.js';
 import type { EventSchemaRegistry } from '../model/schemas.js';
 import { batchSize, type Batch } from '../model/types.js';
 import type { Logger, ProblemReporter } from '../util/logger.js';
@@ -32,6 +32,8 @@ export class PipelineNode {
     private readonly instruments: PipelineInstruments,
     private readonly logger: Logger,
     private readonly onFailure: (reason: string) => void,
+    /** Extensions that look at the data (see Extension.observe). */
+    private readonly observers: readonly Extension[] = [],
   ) {
     this.mutatesData = processors.some((p) => p.mutatesData);
   }
@@ -57,6 +59,7 @@ export class PipelineNode {
         next: (batch) => {
           if (batchSize(batch) === 0) return;
           for (const q of this.exporters) q.enqueue(batch);
+          for (const o of this.observers) o.observe?.(batch);
         },
         error: (error: unknown) => {
           // A processor broke its stream: nothing more can flow through this pipeline.

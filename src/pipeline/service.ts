@@ -133,8 +133,9 @@ class RunningPipeline implements Pipeline {
         return { id, processor, mutatesData: factory.mutatesData };
       });
       const queues = definition.exporters.map((id) => (this.exporters.get(id) as { queue: SendingQueue }).queue);
+      const observers = [...this.extensions.values()].filter((e) => typeof e.observe === 'function');
       const node = new PipelineNode(name, processors, queues, instruments, this.logger, (reason) =>
-        this.telemetry.setStatus(`pipeline:${name}`, { healthy: false, reason }),
+        this.telemetry.setStatus(`pipeline:${name}`, { healthy: false, reason }), observers,
       );
       this.pipelines.push(node);
       for (const r of definition.receivers) pipelinesByReceiver.set(r, [...(pipelinesByReceiver.get(r) ?? []), node]);

@@ -1,0 +1,93 @@
+/**
+ * The daemon's live window in the inspection layer: fetched from the
+ * inspector extension as JSON lines, loaded into DuckDB tables built from the
+ * archive's own column definitions (archive/tables.ts), and unioned with the
+ * archive's views, so every question reads both the same way. An item both
+ * in the window and already in a file (or seen by two pipelines) counts once.
+ */
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { eventColumns, spanColumns, type Column } from '../archive/tables.js';
+import { parseJsonLine, type Item } from '../model/jsonl.js';
+import type { ScopeEvent, Span } from '../model/types.js';
+import { ScopeError } from '../util/errors.js';
+
+/** More than this from one daemon is refused (the window's own default max_size is 256 MiB). */
+const MAX_WINDOW_BYTES = 1 << 30;
+
+export interface LiveSource {
+  /** The inspector extension's base URL (http://127.0.0.1:4320). */
+  url: string;
+  token?: string;
+}
+
+export async function fetchWindow(source: LiveSource, sinceNs: bigint): Promise<Item[]> {
+  const url = new URL('/v1/window', source.url);
+  url.searchParams.set('since', sinceNs.toString());
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: source.token ? { authorization: `Bearer ${source.token}` } : {}, signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new ScopeError('QUERY_FAILED', `cannot reach the daemon's live window at ${source.url} (${cause}): is the inspector extension on?`);
+  }
+  if (response.status === 401) throw new ScopeError('QUERY_FAILED', `the daemon at ${source.url} wants its inspector token (--token or SCOPE_INSPECTOR_TOKEN)`);
+  if (!response.ok) throw new ScopeError('QUERY_FAILED', `the daemon at ${source.url} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  const length = Number(response.headers.get('content-length') ?? 0);
+  if (length > MAX_WINDOW_BYTES) throw new ScopeError('QUERY_FAILED', `the live window is larger than ${MAX_WINDOW_BYTES} bytes; narrow it with --since`);
+  const text = await response.text();
+  const items: Item[] = [];
+  for (const line of text.split('\n')) if (line.length > 0) items.push(parseJsonLine(line));
+  return items;
+}
+
+/** The SQL type a live column is stored as, and how its view reads it back as the archive's type. */
+function storage(duckdb: string): { type: string; read: (name: string) => string } | null {
+  switch (duckdb) {
+    case 'VARCHAR': return { type: 'VARCHAR', read: (n) => n };
+    case 'JSON': return { type: 'VARCHAR', read: (n) => `${n}::JSON` };
+    case 'TIMESTAMP_NS': return { type: 'BIGINT', read: (n) => `make_timestamp_ns(${n})` };
+    case 'BIGINT': case 'INTEGER': case 'DOUBLE': case 'BOOLEAN': return { type: duckdb, read: (n) => n };
+    default: return null; // lists of structs (span events, links): not needed to inspect, left out
+  }
+}
+
+function append(appender: DuckDBAppender, duckdb: string, value: unknown): void {
+  if (value === null || value === undefined) return appender.appendNull();
+  switch (duckdb) {
+    case 'TIMESTAMP_NS': case 'BIGINT': return appender.appendBigInt(BigInt(value as bigint));
+    case 'INTEGER': return appender.appendInteger(Number(value));
+    case 'DOUBLE': return appender.appendDouble(Number(value));
+    case 'BOOLEAN': return appender.appendBoolean(Boolean(value));
+    default: return appender.appendVarchar(typeof value === 'string' ? value : JSON.stringify(value));
+  }
+}
+
+async function loadTable<T>(connection: DuckDBConnection, table: string, columns: Column<T>[], items: readonly T[]): Promise<void> {
+  const kept = columns.flatMap((c) => {
+    const s = storage(c.duckdb);
+    return s ? [{ column: c, ...s }] : [];
+  });
+  const q = (name: string): string => `"${name}"`;
+  await connection.run(`CREATE TABLE live_raw_${table} (${kept.map((k) => `${q(k.column.name)} ${k.type}`).join(', ')})`);
+  const appender = await connection.createAppender(`live_raw_${table}`);
+  for (const item of items) {
+    for (const k of kept) append(appender, k.column.duckdb, k.column.value(item));
+    appender.endRow();
+  }
+  appender.flushSync();
+  appender.closeSync();
+  await connection.run(`CREATE VIEW live_${table} AS SELECT ${kept.map((k) => `${k.read(q(k.column.name))} AS ${q(k.column.name)}`).join(', ')} FROM live_raw_${table}`);
+}
+
+/**
+ * Replaces the `events` and `spans` views (defined over the archive as
+ * `archive_events`, `archive_spans`) with archive ∪ window, one row per id.
+ */
+export async function addLiveWindow(connection: DuckDBConnection, items: readonly Item[]): Promise<void> {
+  const events = items.flatMap((i) => (i.kind === 'event' ? [i.item] : [])) as ScopeEvent[];
+  const spans = items.flatMap((i) => (i.kind === 'span' ? [i.item] : [])) as Span[];
+  await loadTable(connection, 'events', eventColumns(), events);
+  await loadTable(connection, 'spans', spanColumns(), spans);
+  await connection.run(`CREATE VIEW events AS SELECT * FROM (SELECT * FROM archive_events UNION ALL BY NAME SELECT * FROM live_events) QUALIFY row_number() OVER (PARTITION BY id) = 1`);
+  await connection.run(`CREATE VIEW spans AS SELECT * FROM (SELECT * FROM archive_spans UNION ALL BY NAME SELECT * FROM live_spans) QUALIFY row_number() OVER (PARTITION BY trace_id, span_id) = 1`);
+}
