@@ -17,6 +17,7 @@ import type { ResolvedConfig } from './config/types.js';
 import { parseDuration } from './config/units.js';
 import { createPipeline } from './pipeline/service.js';
 import { inspect, UsageError, type InspectOptions } from './inspect/command.js';
+import { serveMcp } from './mcp/server.js';
 import { ScopeError } from './util/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './util/logger.js';
 import { VERSION } from './version.js';
@@ -36,6 +37,9 @@ Usage:
                                              the archive's crashes: root causes, what they took down under them
   scope-pipeline inspect crash PID|latest    one crash's story: reason, poison message and its sender, stack,
                                              last messages, open calls, cascade, restarts, trace
+  scope-pipeline mcp [--archive DIR] [--daemon URL]
+                                             a Model Context Protocol server on stdio: list_crashes,
+                                             explain_crash, query_sql (sandboxed as query)
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
@@ -240,12 +244,17 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...extra] = positionals;
   if (values.unsafe && command !== 'query') fail('--unsafe is an option of query');
   if (values['show-secrets'] && command !== 'print-config') fail('--show-secrets is an option of print-config');
-  if ((values.since ?? values.node ?? values.daemon ?? values.token) !== undefined && command !== 'inspect') fail('--since, --node, --daemon and --token are options of inspect');
+  if ((values.since ?? values.node) !== undefined && command !== 'inspect') fail('--since and --node are options of inspect');
+  if ((values.daemon ?? values.token) !== undefined && command !== 'inspect' && command !== 'mcp') fail('--daemon and --token are options of inspect and mcp');
   if (command === 'query') return query(values.archive, values.format, values.unsafe === true, extra);
+  const token = values.token ?? process.env.SCOPE_INSPECTOR_TOKEN;
+  const daemon = values.daemon ? { url: values.daemon, ...(token ? { token } : {}) } : undefined;
   if (command === 'inspect') {
-    const token = values.token ?? process.env.SCOPE_INSPECTOR_TOKEN;
-    const daemon = values.daemon ? { url: values.daemon, ...(token ? { token } : {}) } : undefined;
     return inspectCli(extra, { archive: values.archive ?? './data/archive', format: values.format, since: values.since, node: values.node, daemon });
+  }
+  if (command === 'mcp') {
+    if (extra.length > 0) fail(`mcp takes no arguments (got ${extra.join(' ')})`);
+    return serveMcp({ archive: values.archive ?? './data/archive', ...(daemon ? { daemon } : {}) });
   }
   if (extra.length > 0) fail(`unexpected arguments: ${extra.join(' ')}\n\n${HELP}`);
 
