@@ -105,13 +105,6 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function abortPromise(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-}
-
 /** After the deadline, give an in-flight send a short grace to finish, then move on. */
 export function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {

@@ -3,6 +3,7 @@
  * validated config (buildable without listening anywhere), then start
  * exporters → processors → receivers, and shut down in the other order.
  */
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { registry as defaultRegistry, type ComponentRegistry } from '../component/registry.js';
 import type { ExporterSettings } from '../component/exporter_settings.js';
@@ -220,17 +221,22 @@ class RunningPipeline implements Pipeline {
     // Ref'd timers, unlike AbortSignal.timeout(): shutdown must finish even when nothing else keeps the loop alive.
     const stageSignal = (endsAt: number): { signal: AbortSignal; done(): void } => {
       const controller = new AbortController();
+      // Every component of the stage waits on this one deadline at once, by design: no leak to warn of.
+      setMaxListeners(0, controller.signal);
       const timer = setTimeout(() => controller.abort(), Math.max(0, endsAt - Date.now()));
       return { signal: controller.signal, done: () => clearTimeout(timer) };
     };
     let drained = true;
     const bounded = async (what: string, deadline: AbortSignal, lossIfLate: boolean, work: () => Promise<unknown> | unknown): Promise<void> => {
+      // One listener per component on a shared deadline, removed when it is done (else Node warns past 10).
+      let onLate: (() => void) | undefined;
       try {
         const result = await Promise.race([
           Promise.resolve().then(work).then(() => 'done' as const),
           new Promise<'late'>((resolve) => {
             if (deadline.aborted) resolve('late');
-            deadline.addEventListener('abort', () => resolve('late'), { once: true });
+            onLate = () => resolve('late');
+            deadline.addEventListener('abort', onLate, { once: true });
           }),
         ]);
         if (result === 'late') {
@@ -240,6 +246,8 @@ class RunningPipeline implements Pipeline {
       } catch (error) {
         if (lossIfLate) drained = false;
         this.logger.error('shutdown failed', { component: what, error: error instanceof Error ? error.message : String(error) });
+      } finally {
+        if (onLate) deadline.removeEventListener('abort', onLate);
       }
     };
 

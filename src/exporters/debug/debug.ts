@@ -40,7 +40,10 @@ export class DebugExporter implements Exporter {
     if (text.length === 0) return { ok: true };
     if (!stream.write(text)) {
       // Respect the stream's backpressure: the queue in front of us holds the rest.
-      await Promise.race([once(stream, 'drain'), once(stream, 'error')]).catch(() => undefined);
+      // The listener that did not fire is removed (once() leaves it otherwise: one more per backpressured write).
+      const settled = new AbortController();
+      await Promise.race([once(stream, 'drain', { signal: settled.signal }), once(stream, 'error', { signal: settled.signal })]).catch(() => undefined);
+      settled.abort();
     }
     return this.streamError ? { ok: false, retryable: false, error: this.streamError } : { ok: true };
   }
