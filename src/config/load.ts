@@ -27,7 +27,28 @@ export function parseYamlText(text: string, origin: string): unknown {
     const problems = doc.errors.map((e) => `${origin}: ${e.message.split('\n')[0]}`);
     throw new ScopeError('CONFIG_PARSE', problems.join('\n'), problems);
   }
-  return doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    // An alias to nothing, or more aliases than maxAliasCount (an alias bomb).
+    const message = `${origin}: ${(error as Error).message.split('\n')[0]}`;
+    throw new ScopeError('CONFIG_PARSE', message, [message]);
+  }
+  if (isCyclic(value)) {
+    const message = `${origin}: a YAML alias refers to a map or list that contains it (a config cannot be circular)`;
+    throw new ScopeError('CONFIG_PARSE', message, [message]);
+  }
+  return value;
+}
+
+function isCyclic(value: unknown, ancestors: Set<object> = new Set()): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (ancestors.has(value)) return true;
+  ancestors.add(value);
+  for (const v of Object.values(value)) if (isCyclic(v, ancestors)) return true;
+  ancestors.delete(value);
+  return false;
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {

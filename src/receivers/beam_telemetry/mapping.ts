@@ -26,6 +26,7 @@
  */
 import { ErlFloat, ErlMap, ErlPid, ErlTuple, renderTerm, type Term } from '../../beam/etf.js';
 import { pidText, type RenderOptions, type TermSyntax } from '../../beam/render.js';
+import { setOwn } from '../../util/own.js';
 import type { AttributeValue, Attributes, EventSource, MetricPoint, ScopeEvent } from '../../model/types.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -142,7 +143,7 @@ export function attributeValue(term: Term, maxBytes: number, depth = 0, render: 
       const [k, v] = term.entries[i];
       const key = mapKey(k, maxBytes);
       if (budget) budget.bytes -= key.length;
-      out[key] = attributeValue(v, maxBytes, depth + 1, render, budget);
+      setOwn(out, key, attributeValue(v, maxBytes, depth + 1, render, budget));
       if (budget && budget.bytes < 0) break;
     }
     return out;
@@ -315,7 +316,7 @@ export class TelemetryMapper {
       } else {
         const value = attributeValue(v, this.maxValueBytes, 0, this.render, budget);
         if (budget.bytes < 0) return this.cut(out, entries.length - i);
-        out[key] = value;
+        setOwn(out, key, value);
       }
     }
     this.drop(entries.length - n, 'max_attributes');
@@ -344,7 +345,7 @@ export class TelemetryMapper {
       const value = attributeValue(v, this.maxValueBytes, 0, this.render, budget);
       if (budget.bytes < 0) return this.cut(out, entries.length - i);
       if (!Object.hasOwn(out, key)) kept++;
-      out[key] = value;
+      setOwn(out, key, value);
     }
     return out;
   }

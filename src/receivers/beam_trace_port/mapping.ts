@@ -247,8 +247,9 @@ export class TraceMapper {
   private trace(e: Term[], hasTs: boolean, out: ScopeEvent[]): MapOutcome {
     const tag = e[2];
     if (typeof tag !== 'string') return 'unknown';
-    const type = TYPES[tag];
-    const arity = ARITY[tag];
+    // Own keys only: a trace tag named constructor or __proto__ is no event type.
+    const type = Object.hasOwn(TYPES, tag) ? TYPES[tag] : undefined;
+    const arity = Object.hasOwn(ARITY, tag) ? ARITY[tag] : undefined;
     if (type === undefined || arity === undefined) return 'unknown';
     const argsEnd = hasTs ? e.length - 1 : e.length;
     const argc = argsEnd - 3;

@@ -17,6 +17,7 @@
  * exhaust the stack. Attribute limits (ItemLimits) cut and count.
  */
 import type { AttributeValue, Attributes, MetricPoint, ScopeEvent, Span, SpanKind, StatusCode } from '../../model/types.js';
+import { setOwn } from '../../util/own.js';
 import {
   DEFAULT_LIMITS, InvalidRequest, MAX_DEPTH, MAX_TIME_NANOS, at, idBytesProblem, idTextProblem, markDropped, timeProblem, timeTextProblem,
   tooDeep, utf8PrefixLength, type ItemLimits, type Truncation,
@@ -192,7 +193,7 @@ class Attrs {
     for (let i = 0; i < n; i++) {
       try {
         const kv = message(kvs[i], 'a KeyValue');
-        out[String(kv.key)] = this.value(kv.value, 0, true);
+        setOwn(out, String(kv.key), this.value(kv.value, 0, true));
       } catch (error) {
         throw at(error, `attributes[${i}].value`);
       }
@@ -223,7 +224,7 @@ class Attrs {
       const out: Attributes = {};
       for (const entry of list(message(m.kvlistValue, 'a KeyValueList').values, 'kvlistValue.values')) {
         const kv = message(entry, 'a KeyValue');
-        out[String(kv.key)] = this.value(kv.value, depth + 1, cut);
+        setOwn(out, String(kv.key), this.value(kv.value, depth + 1, cut));
       }
       return out;
     }

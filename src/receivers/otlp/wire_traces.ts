@@ -14,9 +14,30 @@
  */
 import type { AttributeValue, Attributes, Span, SpanKind, StatusCode } from '../../model/types.js';
 import { markInvalid, setTruncation, type Converted } from './convert.js';
+import { setOwn } from '../../util/own.js';
 import {
   DEFAULT_LIMITS, MAX_DEPTH, at, idBytesProblem, markDropped, timeProblem, tooDeep, utf8PrefixLength, type ItemLimits,
 } from './limits.js';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes as text; throws (a malformed request) when they are not valid UTF-8. */
+function utf8(buf: Buffer, from: number, to: number): string {
+  // ASCII, the common case, needs no check.
+  let ascii = true;
+  for (let i = from; i < to; i++) {
+    if (buf[i] > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return buf.toString('latin1', from, to);
+  try {
+    return strictUtf8.decode(buf.subarray(from, to));
+  } catch {
+    throw new RangeError(`a string field at byte ${from} is not valid UTF-8`);
+  }
+}
 
 const SPAN_KINDS: readonly SpanKind[] = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 const STATUS: readonly StatusCode[] = ['unset', 'ok', 'error'];
@@ -89,9 +110,10 @@ export class Reader {
     return end;
   }
 
+  /** A string field; invalid UTF-8 makes the request malformed, as protobufjs and the Collector (Go) refuse it. */
   string(): string {
     const end = this.end();
-    const s = this.buf.toString('utf8', this.pos, end);
+    const s = utf8(this.buf, this.pos, end);
     this.pos = end;
     return s;
   }
@@ -104,7 +126,9 @@ export class Reader {
       stop = this.pos + utf8PrefixLength(this.buf, this.pos, end, max);
       cx.cutValues++;
     }
-    const s = this.buf.toString('utf8', this.pos, stop);
+    // The whole field is checked, not only what is kept: a cut never hides invalid bytes.
+    if (stop < end) utf8(this.buf, stop, end);
+    const s = utf8(this.buf, this.pos, stop);
     this.pos = end;
     return s;
   }
@@ -229,7 +253,7 @@ function keyValue(r: Reader, end: number, into: Attributes, depth: number, cx: L
     else r.skip(wire);
   }
   if (r.pos !== end) throw new RangeError('KeyValue runs past its length');
-  into[key] = value;
+  setOwn(into, key, value);
 }
 
 /**
