@@ -365,18 +365,20 @@ class ForwarderConnection {
     const result = consumer.consume(batch);
     if (result.status === 'refused' && result.retryable) {
       this.pending = batch; // nothing was read meanwhile: the socket is paused from here on
-      this.pauseUntilReady(result.retryAfterMs);
+      const retryAfterMs = result.retryAfterMs;
+      this.pauseUntil(retryAfterMs !== undefined ? new Promise((r) => setTimeout(r, retryAfterMs)) : consumer.whenReady());
+    } else if (result.status === 'accepted' && result.durable) {
+      // A disk queue behind: the socket is read on once what it gave is on disk (the forwarder buffers meanwhile).
+      this.pauseUntil(result.durable);
     } else if (!consumer.ready()) {
-      this.pauseUntilReady();
+      this.pauseUntil(consumer.whenReady());
     }
   }
 
-  private pauseUntilReady(retryAfterMs?: number): void {
+  private pauseUntil(wait: Promise<unknown>): void {
     this.waitingForPipeline = true;
     const socket = this.socket as Socket;
     socket.pause();
-    const { consumer } = this.shared.ctx;
-    const wait = retryAfterMs !== undefined ? new Promise((r) => setTimeout(r, retryAfterMs)) : consumer.whenReady();
     void wait.then(() => {
       this.waitingForPipeline = false;
       this.lastData = performance.now();

@@ -158,13 +158,18 @@ class TracePortConnection {
     const result = this.ctx.consumer.consume({ events, spans: [], metrics: [] });
     if (result.status === 'refused' && result.retryable && !this.stopped) {
       this.pending = events.concat(this.pending);
-      this.pauseUntilReady(result.retryAfterMs);
+      const retryAfterMs = result.retryAfterMs;
+      this.pauseUntil(retryAfterMs !== undefined ? new Promise((r) => setTimeout(r, retryAfterMs)) : this.ctx.consumer.whenReady());
+    } else if (result.status === 'accepted' && result.durable) {
+      // A disk queue behind: the socket is read on once what it gave is on disk, so a kill loses nothing read
+      // (the driver queues meanwhile, and says what it had to drop).
+      this.pauseUntil(result.durable);
     } else if (!this.ctx.consumer.ready()) {
-      this.pauseUntilReady();
+      this.pauseUntil(this.ctx.consumer.whenReady());
     }
   }
 
-  private pauseUntilReady(retryAfterMs?: number): void {
+  private pauseUntil(wait: Promise<unknown>): void {
     if (this.waitingForPipeline) return;
     this.waitingForPipeline = true;
     this.socket?.pause();
@@ -174,7 +179,6 @@ class TracePortConnection {
       this.flush();
       if (!this.waitingForPipeline) this.socket?.resume();
     };
-    const wait = retryAfterMs !== undefined ? new Promise((r) => setTimeout(r, retryAfterMs)) : this.ctx.consumer.whenReady();
     void wait.then(resume);
   }
 

@@ -33,6 +33,9 @@ export const FD_BUDGET = ((): number => {
   }
 })();
 
+/** How much earlier than our deadline Node's own timeout check may close a connection. */
+const NODE_TIMEOUT_SLACK_MS = 50;
+
 /** Connections open across every otlp receiver of the process. */
 let openInProcess = 0;
 
@@ -118,6 +121,11 @@ export class Connections {
     this.byRemote.set(remote, conn);
     socket.on('error', () => undefined); // a reset peer is not an error of the receiver; the owner sees 'close'
     socket.once('close', () => {
+      // Node's own headersTimeout may close it first (a 408) — at its deadline, give or take Node's check interval:
+      // counted as the sweep would have counted it.
+      if (conn.deadline > 0 && Date.now() >= conn.deadline - NODE_TIMEOUT_SLACK_MS) {
+        this.rt.instruments.closedConnections.add(1, { receiver: this.rt.ctx.id, protocol: this.protocol, reason: conn.reason });
+      }
       openInProcess--;
       this.open.delete(conn);
       if (this.byRemote.get(remote) === conn) this.byRemote.delete(remote);
