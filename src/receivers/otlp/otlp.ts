@@ -103,7 +103,9 @@ export class OtlpReceiver implements Receiver {
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res, http);
     const options: ServerOptions = {
       requestTimeout: readMs,
-      headersTimeout: readMs > 0 ? Math.min(headerMs, readMs) : headerMs,
+      // Our connection sweep enforces read_header_timeout (and counts it); Node's own check, which can run
+      // ahead of it on its own clock and closes uncounted, is only a backstop a second later.
+      headersTimeout: readMs > 0 ? Math.min(headerMs + 1000, readMs) : headerMs + 1000,
       // Node checks those two this often (its default, 30 s, would let a 10 s limit run to 40 s).
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(Math.min(headerMs, readMs || headerMs) / 4))),
     };
