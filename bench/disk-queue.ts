@@ -24,7 +24,7 @@ import { serialize } from 'node:v8';
 import { open, type RootDatabase } from 'lmdb';
 import type { Span } from '../src/model/types.js';
 import { SegmentLog, type FsyncPolicy } from '../src/pipeline/disk_queue/segment_log.js';
-import { rssMiB, series, writeResult, type Series } from './lib.js';
+import { phoenixSpan, rssMiB, series, writeResult, type Series } from './lib.js';
 
 type StoreKind = 'log' | 'lmdb';
 type PayloadKind = 'batch' | 'small';
@@ -42,30 +42,11 @@ const RECOVERY_RUNS = 3;
 const SEGMENT_BYTES = 16 << 20; // as DiskExporterQueue
 const MAP_SIZE = 8 * 2 ** 30; // lmdb's address space: a queue would size it from max_size
 const VARIANTS = 8;
-const BASE = 1_764_000_000_123_456_789n;
 
-/** An OTLP-like span as the otlp receiver makes it: ids, bigint times, 8 attributes, one in ten with an exception event. */
+/** An OTLP-like span as the otlp receiver makes it: parquet-write's Phoenix span, with an SDK resource and a scope. */
 function span(i: number): Span {
-  const start = BASE + BigInt(i) * 1_001n;
-  return {
-    traceId: (i >> 3).toString(16).padStart(32, '0'),
-    spanId: (i + 1).toString(16).padStart(16, '0'),
-    ...(i % 8 ? { parentSpanId: (i - (i % 8) + 1).toString(16).padStart(16, '0') } : {}),
-    name: i % 8 ? `Shop.Repo.query/${i % 5}` : `GET /users/${i % 50}`,
-    spanKind: i % 8 ? 'internal' : 'server',
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + BigInt(i % 1000) * 1_000n,
-    attributes: {
-      'http.route': `/users/${i % 50}`, 'http.request.method': 'GET', 'http.response.status_code': 200,
-      'db.system': 'postgresql', 'db.statement': `SELECT * FROM users WHERE id = $1 -- ${i % 100}`,
-      'beam.pid': `<0.${i % 900}.0>`, ratio: i / 7, cached: i % 2 === 0,
-    },
-    events: i % 10 === 0 ? [{ name: 'exception', timeUnixNano: start + 5n, attributes: { 'exception.type': 'DBConnection.ConnectionError' } }] : [],
-    links: [],
-    status: { code: i % 10 === 0 ? 'error' : 'unset' },
-    resource: { 'service.name': 'shop', 'beam.node': 'shop@host', 'telemetry.sdk.language': 'erlang' },
-    scope: { name: 'opentelemetry_ecto', version: '1.2.0' },
-  };
+  const base = phoenixSpan(i);
+  return { ...base, resource: { ...base.resource, 'telemetry.sdk.language': 'erlang' }, scope: { name: 'opentelemetry_ecto', version: '1.2.0' } };
 }
 
 /** A few distinct records of one kind, as DiskExporterQueue frames them: `[u32 items][payload]`. */

@@ -1,4 +1,5 @@
 /** Shared benchmark helpers: repeated runs after warm-up, medians and spread, results as JSON. */
+import type { Span } from '../src/model/types.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
@@ -94,3 +95,27 @@ export function promMetric(text: string, name: string, labels: Record<string, st
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
+const PHOENIX_BASE = 1_764_000_000_123_456_789n;
+
+/** Spans shaped like a Phoenix request tree: 8 attributes, one in ten with an exception event. */
+export function phoenixSpan(i: number): Span {
+  const start = PHOENIX_BASE + BigInt(i) * 1_001n;
+  return {
+    traceId: (i >> 3).toString(16).padStart(32, '0'),
+    spanId: (i + 1).toString(16).padStart(16, '0'),
+    ...(i % 8 ? { parentSpanId: (i - (i % 8) + 1).toString(16).padStart(16, '0') } : {}),
+    name: i % 8 ? `Shop.Repo.query/${i % 5}` : `GET /users/${i % 50}`,
+    spanKind: i % 8 ? 'internal' : 'server',
+    startTimeUnixNano: start,
+    endTimeUnixNano: start + BigInt(i % 1000) * 1_000n,
+    attributes: {
+      'http.route': `/users/${i % 50}`, 'http.request.method': 'GET', 'http.response.status_code': 200,
+      'db.system': 'postgresql', 'db.statement': `SELECT * FROM users WHERE id = $1 -- ${i % 100}`,
+      'beam.pid': `<0.${i % 900}.0>`, ratio: i / 7, cached: i % 2 === 0,
+    },
+    events: i % 10 === 0 ? [{ name: 'exception', timeUnixNano: start + 5n, attributes: { 'exception.type': 'DBConnection.ConnectionError' } }] : [],
+    links: [],
+    status: { code: i % 10 === 0 ? 'error' : 'unset' },
+    resource: { 'service.name': 'shop', 'beam.node': 'shop@host' },
+  };
+}

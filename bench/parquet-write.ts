@@ -15,35 +15,12 @@ import { ParquetArchiveExporter } from '../src/exporters/parquet/archive.js';
 import type { Compression, ParquetExporterConfig } from '../src/exporters/parquet/config.js';
 import type { Span } from '../src/model/types.js';
 import { ProblemReporter, silentLogger } from '../src/util/logger.js';
-import { series, writeResult, type Series } from './lib.js';
+import { phoenixSpan as span, series, writeResult, type Series } from './lib.js';
 
 const ROWS = 1_000_000;
 const RUNS = 5;
 const BATCH = 8192;
-const BASE = 1_764_000_000_123_456_789n;
 
-/** Spans shaped like a Phoenix request tree: 8 attributes, one in ten with an exception event. */
-function span(i: number): Span {
-  const start = BASE + BigInt(i) * 1_001n;
-  return {
-    traceId: (i >> 3).toString(16).padStart(32, '0'),
-    spanId: (i + 1).toString(16).padStart(16, '0'),
-    ...(i % 8 ? { parentSpanId: (i - (i % 8) + 1).toString(16).padStart(16, '0') } : {}),
-    name: i % 8 ? `Shop.Repo.query/${i % 5}` : `GET /users/${i % 50}`,
-    spanKind: i % 8 ? 'internal' : 'server',
-    startTimeUnixNano: start,
-    endTimeUnixNano: start + BigInt(i % 1000) * 1_000n,
-    attributes: {
-      'http.route': `/users/${i % 50}`, 'http.request.method': 'GET', 'http.response.status_code': 200,
-      'db.system': 'postgresql', 'db.statement': `SELECT * FROM users WHERE id = $1 -- ${i % 100}`,
-      'beam.pid': `<0.${i % 900}.0>`, ratio: i / 7, cached: i % 2 === 0,
-    },
-    events: i % 10 === 0 ? [{ name: 'exception', timeUnixNano: start + 5n, attributes: { 'exception.type': 'DBConnection.ConnectionError' } }] : [],
-    links: [],
-    status: { code: i % 10 === 0 ? 'error' : 'unset' },
-    resource: { 'service.name': 'shop', 'beam.node': 'shop@host' },
-  };
-}
 
 function config(path: string, compression: Compression): ParquetExporterConfig {
   return {

@@ -189,3 +189,17 @@ export function smallDisk(t: { after(fn: () => Promise<void>): void }, size: str
   });
   return dir;
 }
+
+/** A child's stdout as complete lines (the last, unfinished one held back) and its stderr, as they arrive. */
+export function outputOf(child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream }): { lines: string[]; stderr(): string } {
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { lines, stderr: () => stderr };
+}

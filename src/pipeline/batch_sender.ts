@@ -105,8 +105,26 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Both queues' drain: resolves when `idle` does, or — once `deadline` passes
+ * (then `onDeadline` runs: retries stop) — after a short grace for a send in
+ * flight. One listener on the shared deadline, removed after.
+ */
+export async function untilIdleOrDeadline(idle: Promise<void>, deadline: AbortSignal, onDeadline: () => void): Promise<void> {
+  let wake = (): void => undefined;
+  const late = new Promise<void>((resolve) => (wake = resolve));
+  const passed = (): void => {
+    wake();
+    onDeadline();
+  };
+  if (deadline.aborted) passed();
+  else deadline.addEventListener('abort', passed, { once: true });
+  await Promise.race([idle, late.then(() => raceTimeout(idle, 1000))]);
+  deadline.removeEventListener('abort', passed);
+}
+
 /** After the deadline, give an in-flight send a short grace to finish, then move on. */
-export function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
     void p.then(() => {

@@ -8,7 +8,7 @@ import type { ExporterSettings } from '../component/exporter_settings.js';
 import type { ComponentStatus, Exporter } from '../component/types.js';
 import { batchSize, type Batch } from '../model/types.js';
 import type { Logger, ProblemReporter } from '../util/logger.js';
-import { BatchSender, raceTimeout } from './batch_sender.js';
+import { BatchSender, untilIdleOrDeadline } from './batch_sender.js';
 import type { PipelineInstruments } from './metrics.js';
 
 /** What the graph and the service need of an exporter's sending queue, in memory or on disk. */
@@ -128,11 +128,7 @@ export class ExporterQueue implements SendingQueue {
       if (this.active === 0 && this.queue.length === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
-    // One listener on the shared deadline, removed after (many exporters would pass Node's warning limit).
-    let wake = (): void => undefined;
-    const late = new Promise<void>((resolve) => (wake = resolve));
-    const onDeadline = (): void => {
-      wake();
+    await untilIdleOrDeadline(idle, deadline, () => {
       this.sender.abort.abort();
       const left = this.queue.splice(0);
       const items = left.reduce((a, b) => a + batchSize(b), 0);
@@ -141,11 +137,7 @@ export class ExporterQueue implements SendingQueue {
         this.instruments.exporterSendFailed.add(items, { ...this.attrs, reason: 'shutdown' });
         this.logger.warn('shutdown deadline passed: dropping queued items', { exporter: this.id, items });
       }
-    };
-    if (deadline.aborted) onDeadline();
-    else deadline.addEventListener('abort', onDeadline, { once: true });
-    await Promise.race([idle, late.then(() => raceTimeout(idle, 1000))]);
-    deadline.removeEventListener('abort', onDeadline);
+    });
   }
 }
 

@@ -27,7 +27,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { deflateSync } from 'node:zlib';
 import { encodeTerm, type SimpleTerm } from '../../src/beam/encode.js';
 import { createPipeline, registerComponent, silentLogger, type Pipeline, type ScopeEvent } from '../../src/index.js';
-import { CLI, Collector, promValue, ROOT, tempDir, until } from '../helpers.js';
+import { CLI, Collector, outputOf, promValue, ROOT, tempDir, until } from '../helpers.js';
 import { compileErlang, freePort, startErl, type ErlNode } from './erl.js';
 import { traceFrame } from './trace_frames.js';
 
@@ -557,23 +557,15 @@ describe('beam_telemetry over TLS, a real Elixir forwarder (ScopeBeam.attach tls
     const args = [String(port), ca, client?.cert ?? '-', client?.key ?? '-', serverName ?? '-'];
     const child = spawn('elixir', ['-pa', ebin, '-pa', telemetryEbin, '-e', FORWARDER, ...args], { stdio: 'pipe' });
     running.push(child);
-    const lines: string[] = [];
-    let partial = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      const parts = (partial + d.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      lines.push(...parts);
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const { lines, stderr } = outputOf(child);
     return {
       async line(prefix) {
         let found: string | undefined;
         await until(() => {
           found = lines.find((l) => l.startsWith(prefix));
-          if (found === undefined && child.exitCode !== null) throw new Error(`elixir exited: ${lines.join('\n')}\n${stderr}`);
+          if (found === undefined && child.exitCode !== null) throw new Error(`elixir exited: ${lines.join('\n')}\n${stderr()}`);
           return found !== undefined;
-        }, 30_000, `"${prefix}" from the Elixir forwarder (stdout: ${lines.join(' | ')}; stderr: ${stderr})`);
+        }, 30_000, `"${prefix}" from the Elixir forwarder (stdout: ${lines.join(' | ')}; stderr: ${stderr()})`);
         return (found as string).slice(prefix.length).trim();
       },
     };

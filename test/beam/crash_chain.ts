@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import {
   createPipeline, DEFAULT_CONFIG_PATH, readConfig, silentLogger, type Logger, type Pipeline, type ShutdownResult,
 } from '../../src/index.js';
-import { freePort, until } from '../helpers.js';
+import { freePort, outputOf, until } from '../helpers.js';
 import { BEAM_TEST_SOURCES } from './erl.js';
 import { scopeBeamCodePath } from './otp_apps.js';
 
@@ -136,16 +136,8 @@ export async function captureCrashChain(t: TestContext, options: CrashChainOptio
     await exited;
   };
   cleanups.push(stopNode);
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const tail = (): string => `stdout: ${lines.slice(-40).join('\n')}\nstderr: ${stderr.slice(-2000)}`;
+  const { lines, stderr } = outputOf(child);
+  const tail = (): string => `stdout: ${lines.slice(-40).join('\n')}\nstderr: ${stderr().slice(-2000)}`;
   const line = async (prefix: string): Promise<string> => {
     let found: string | undefined;
     await until(() => {
@@ -212,6 +204,6 @@ export async function captureCrashChain(t: TestContext, options: CrashChainOptio
     ...(forwarder ? { forwarder: { sent: Number(forwarder.sent), dropped: Number(forwarder.dropped) } } : {}),
     shutdown,
     lines,
-    stderr,
+    stderr: stderr(),
   };
 }

@@ -23,7 +23,7 @@ import { batchSize, type Batch } from '../../model/types.js';
 import { ScopeError } from '../../util/errors.js';
 import type { Logger, ProblemReporter } from '../../util/logger.js';
 import { pidLock, type PidLock } from '../../util/pid_lock.js';
-import { BatchSender, raceTimeout } from '../batch_sender.js';
+import { BatchSender, untilIdleOrDeadline } from '../batch_sender.js';
 import type { SendingQueue } from '../exporter_queue.js';
 import type { PipelineInstruments } from '../metrics.js';
 import { registerDurable } from './durability.js';
@@ -321,17 +321,7 @@ export class DiskExporterQueue implements SendingQueue {
       if (this.active === 0 && this.waiting.length === 0) resolve();
       else this.idleWaiters.push(resolve);
     });
-    // One listener on the shared deadline, removed after (many exporters would pass Node's warning limit).
-    let wake = (): void => undefined;
-    const late = new Promise<void>((resolve) => (wake = resolve));
-    const onDeadline = (): void => {
-      wake();
-      this.sender.abort.abort();
-    };
-    if (deadline.aborted) onDeadline();
-    else deadline.addEventListener('abort', onDeadline, { once: true });
-    await Promise.race([idle, late.then(() => raceTimeout(idle, 1000))]);
-    deadline.removeEventListener('abort', onDeadline);
+    await untilIdleOrDeadline(idle, deadline, () => this.sender.abort.abort());
     await this.log.settle();
     this.keptItems = this.unreleased.reduce((n, e) => n + (e.state === 'queued' || e.state === 'sending' ? e.items : 0), 0);
     if (this.keptItems > 0) {
