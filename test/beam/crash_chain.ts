@@ -18,6 +18,24 @@
  *
  * The harness returns once the correlation processor emitted the crash, the
  * node stopped and the pipeline shut down (so every Parquet file is complete).
+ *
+ * To look at the pipeline while it runs (the inspector extension's live window,
+ * before any file rolled):
+ *
+ *   await captureCrashChain(t, {
+ *     parquet: { max_file_age: '1h' },
+ *     extensions: { inspector: { endpoint: `127.0.0.1:${port}` } },
+ *     whileRunning: async ({ pipeline, crashSeenAtMs, pids, archive }) => { … },
+ *   });
+ *
+ * `extensions` are declared in the pipeline's config and all of them enabled
+ * (service.extensions), in their order. `whileRunning` is called as soon as
+ * the correlation processor emitted the crash (scope_correlation_crashes > 0,
+ * polled every 20 ms from when the workload started; crashSeenAtMs is
+ * Date.now() then), possibly while the node is still finishing its workload;
+ * the node is stopped and the pipeline shut down only after both it returned
+ * and the node printed `done`. If it throws, the harness throws that (after
+ * the node's remaining steps, or their failure, which then wins).
  * No elixir (or erl, or mix) means a failing test, never a skipped one. The
  * node, the pipeline and the archive (unless parquet.path was given) are
  * cleaned up by t.after, in that order.
@@ -50,6 +68,26 @@ export interface CrashChainOptions {
   telemetry?: boolean;
   /** Longest wait for each step (node up, workload, crash event). Default 15 s. */
   timeoutMs?: number;
+  /** Extensions by id with their config, declared in `extensions` and enabled in `service.extensions` (in this order). Default none. */
+  extensions?: Record<string, Record<string, unknown>>;
+  /**
+   * Called once the correlation processor emitted the crash (scope_correlation_crashes > 0), before the node is
+   * stopped and the pipeline shut down; the harness waits for it. See the doc comment at the top.
+   */
+  whileRunning?: (live: CrashChainLive) => Promise<void>;
+}
+
+/** What whileRunning is given: the running pipeline, and what is known of the run so far. */
+export interface CrashChainLive {
+  pipeline: Pipeline;
+  /** Date.now() when the harness saw scope_correlation_crashes > 0 (it polls every 20 ms). */
+  crashSeenAtMs: number;
+  /** The archive root (the parquet exporter's path). */
+  archive: string;
+  /** The node's name, as the pipeline has it. */
+  node: string;
+  /** The pids the node printed before the workload (C's new pid comes later: CrashChainRun.pids.cNew). */
+  pids: Omit<CrashChainPids, 'cNew'>;
 }
 
 export interface CrashChainPids {
@@ -164,7 +202,9 @@ export async function captureCrashChain(t: TestContext, options: CrashChainOptio
     },
     processors,
     exporters: { parquet },
+    ...(options.extensions ? { extensions: options.extensions } : {}),
     service: {
+      ...(options.extensions ? { extensions: Object.keys(options.extensions) } : {}),
       pipelines: { crash_chain: { receivers: telemetryPort === undefined ? ['beam_trace_port'] : ['beam_trace_port', 'beam_telemetry'], processors: Object.keys(processors), exporters: ['parquet'] } },
       telemetry: { metrics: { level: 'none' } },
     },
@@ -177,13 +217,40 @@ export async function captureCrashChain(t: TestContext, options: CrashChainOptio
   await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, timeout, 'the receiver to connect to the trace port');
 
   child.stdin.write('go\n');
-  const restarted = await json('restarted ');
-  const results = await json('result ');
-  const forwarder = telemetry ? await json('forwarder ') : undefined;
-  await line('done');
-  // The crash is held for correlation's crash_window (its restart must be seen), then emitted.
+  // The crash is held for correlation's crash_window (its restart must be seen), then emitted: watched from now
+  // on, alongside the node's lines, so whileRunning starts as soon as it is out.
   const crashes = (): Promise<number> => pipeline.metrics.sum('scope_correlation_crashes');
-  await until(async () => (await crashes()) > 0, timeout, `the correlation processor to emit the process.crash (${tail()})`);
+  let abandoned = false;
+  const emitted = until(async () => {
+    if (abandoned) throw new Error('abandoned: the node failed first');
+    return (await crashes()) > 0;
+  }, timeout, 'the correlation processor to emit the process.crash').then(async () => {
+    const crashSeenAtMs = Date.now();
+    await options.whileRunning?.({
+      pipeline, crashSeenAtMs, archive, node: before.node,
+      pids: { sup: before.sup, a: before.a, b: before.b, c: before.c, client: before.client },
+    });
+  });
+  emitted.catch(() => undefined); // awaited below; a failure of the node's steps first wins
+  let restarted: Record<string, string>;
+  let results: Record<string, string>;
+  let forwarder: Record<string, string> | undefined;
+  try {
+    restarted = await json('restarted ');
+    results = await json('result ');
+    forwarder = telemetry ? await json('forwarder ') : undefined;
+    await line('done');
+  } catch (error) {
+    abandoned = true;
+    await emitted.catch(() => undefined); // a whileRunning under way finishes before the cleanups stop everything
+    throw error;
+  }
+  try {
+    await emitted;
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('timed out')) error.message += ` (${tail()})`;
+    throw error;
+  }
 
   child.stdin.write('stop\n');
   let timer: NodeJS.Timeout | undefined;
