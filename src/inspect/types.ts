@@ -88,3 +88,23 @@ export interface CrashStory {
   /** The trace the crash belongs to, when correlation placed it in one. */
   trace: { traceId: string; spans: number; processes: number } | null;
 }
+
+/** `generate_exunit_test` / `inspect test-case PID`: an ExUnit test replaying a watched GenServer's recorded history. */
+export interface GeneratedTest {
+  pid: string;
+  node: string;
+  /** The GenServer's callback module as Elixir writes it (`CrashChain.C`, `:my_server`). */
+  module: string;
+  /** The test module (`CrashChain.CReplayTest`). */
+  testModule: string;
+  /** The file to write it to (`c_replay_test.exs`). */
+  fileName: string;
+  /** The .exs text. */
+  source: string;
+  /** Messages the test delivers (the one it crashed on included). */
+  steps: number;
+  /** The history ends in a recorded crash (whether the test replays it: see skipped). */
+  crash: boolean;
+  /** What the test does not replay or assert, and why. */
+  skipped: string[];
+}
