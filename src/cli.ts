@@ -5,19 +5,15 @@
  * and with the default size the scavenger copies them again and again (it
  * halves trace-port throughput; see bench/README.md). --expose-gc lets the
  * memory_limiter collect while it refuses data (see its README).
+ * Each command loads only what it uses (the component registry alone takes a
+ * third of a second), so `inspect` answers a crash seconds old quickly.
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { formatResult, queryArchive, type QueryFormat } from './archive/query.js';
-import { registry } from './component/registry.js';
-import { DEFAULT_CONFIG_PATH, loadConfig } from './config/load.js';
-import { redactSecrets } from './config/redact.js';
+import type { QueryFormat } from './archive/query.js';
 import type { ResolvedConfig } from './config/types.js';
 import { parseDuration } from './config/units.js';
-import { createPipeline } from './pipeline/service.js';
 import { inspect, UsageError, type InspectOptions } from './inspect/command.js';
-import { serveMcp } from './mcp/server.js';
 import { ScopeError } from './util/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './util/logger.js';
 import { VERSION } from './version.js';
@@ -37,9 +33,22 @@ Usage:
                                              the archive's crashes: root causes, what they took down under them
   scope-pipeline inspect crash PID|latest    one crash's story: reason, poison message and its sender, stack,
                                              last messages, open calls, cascade, restarts, trace
+  scope-pipeline inspect process PID [--from T] [--to T]
+                                             a process's life: spawn, names, links, messages in and out, calls,
+                                             state changes, exit (PID or a registered name)
+  scope-pipeline inspect processes --at T    the process tree alive at T, under spawners and supervisors
+  scope-pipeline inspect state PID [--at T]  a watched GenServer's state at T and the change that led to it
+  scope-pipeline inspect trace TRACE_ID|--latest-error
+                                             a trace as a waterfall, a lane per process
+  scope-pipeline inspect messages PID PID... [--from T] [--to T]
+                                             a message sequence chart between processes
+  scope-pipeline inspect anomalies [--since T]
+                                             what the anomaly processor flagged, newest first
+  scope-pipeline inspect test-case PID [--out DIR]
+                                             an ExUnit test replaying a watched GenServer's recorded history
   scope-pipeline mcp [--archive DIR] [--daemon URL]
-                                             a Model Context Protocol server on stdio: list_crashes,
-                                             explain_crash, query_sql (sandboxed as query)
+                                             a Model Context Protocol server on stdio: the inspect verbs
+                                             as tools, and query_sql (sandboxed as query)
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
@@ -48,7 +57,12 @@ Options:
   --format FORMAT      query: table (default), json (one array of row objects) or csv;
                        inspect: table (default) or json (the inspection layer's result)
   --since T            inspect: from this time on: RFC 3339 or relative (-5m, -2h, -1d)
-  --node NODE          inspect: only this BEAM node
+  --from T, --to T     inspect process, messages: only between these times
+  --at T               inspect processes, state: the instant (state: default now)
+  --node NODE          inspect: only this BEAM node (and which node a pid is on)
+  --limit N            inspect: at most N crashes, entries, messages or anomalies
+  --latest-error       inspect trace: the trace of the latest span that ended in error
+  --out DIR            inspect test-case: write the test file into DIR instead of printing it
   --daemon URL         inspect: also the running daemon's live window (its inspector extension's endpoint,
                        e.g. http://127.0.0.1:4320): what happened seconds ago, before any file rolled
   --token TOKEN        inspect --daemon: the inspector's bearer token (default: SCOPE_INSPECTOR_TOKEN)
@@ -65,7 +79,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function load(files: string[]): ResolvedConfig {
+async function load(files: string[]): Promise<ResolvedConfig> {
+  const { DEFAULT_CONFIG_PATH, loadConfig } = await import('./config/load.js');
   try {
     return loadConfig({ files: files.length > 0 ? files : [DEFAULT_CONFIG_PATH] });
   } catch (error) {
@@ -74,7 +89,8 @@ function load(files: string[]): ResolvedConfig {
   }
 }
 
-function listComponents(): void {
+async function listComponents(): Promise<void> {
+  const { registry } = await import('./component/registry.js');
   const rows = registry.list().map((f) => [f.kind, f.type, f.stability ?? '', f.description]);
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), 4));
   for (const r of rows) process.stdout.write(`${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padEnd(widths[2])}  ${r[3]}\n`);
@@ -111,8 +127,9 @@ function crashSite(stack: string | undefined): { where?: string; kind?: string; 
 }
 
 async function run(files: string[], logLevel: LogLevel | undefined): Promise<void> {
-  const config = load(files);
+  const config = await load(files);
   const logger = createLogger({ level: logLevel ?? config.service.telemetry.logs.level });
+  const { createPipeline } = await import('./pipeline/service.js');
   let pipeline;
   try {
     pipeline = createPipeline(config, { logger });
@@ -191,6 +208,7 @@ async function query(archive: string | undefined, format: string | undefined, un
   if (unsafe) {
     process.stderr.write('scope-pipeline: warning: query --unsafe: no sandbox; the SQL can read and write any file this user can, attach databases, install and load extensions and reach the network\n');
   }
+  const { formatResult, queryArchive } = await import('./archive/query.js');
   try {
     process.stdout.write(formatResult(await queryArchive(archive, sql[0], { unsafe }), chosen));
   } catch (error) {
@@ -199,12 +217,23 @@ async function query(archive: string | undefined, format: string | undefined, un
   }
 }
 
+/** A long step's name on a terminal's last line (overwritten, then cleared); nothing when stderr is not a terminal. */
+function progressLine(stream: NodeJS.WriteStream): ((step: string | null) => void) | undefined {
+  if (!stream.isTTY) return undefined;
+  let shown = false;
+  return (step) => {
+    if (shown) stream.write('\r\x1b[2K');
+    shown = step !== null;
+    if (step !== null) stream.write(`scope-pipeline: ${step.slice(0, Math.max(10, (stream.columns ?? 80) - 20))} …`);
+  };
+}
+
 async function inspectCli(args: string[], options: Omit<InspectOptions, 'format'> & { format?: string }): Promise<void> {
   const chosen = options.format ?? 'table';
   if (chosen !== 'table' && chosen !== 'json') fail('inspect --format must be table or json');
   const [verb, ...rest] = args;
   try {
-    process.stdout.write(await inspect(verb, rest, { ...options, format: chosen }));
+    process.stdout.write(await inspect(verb, rest, { ...options, format: chosen, progress: progressLine(process.stderr) }));
   } catch (error) {
     if (error instanceof ScopeError || error instanceof UsageError) fail(error.message);
     throw error;
@@ -224,6 +253,12 @@ async function main(argv: string[]): Promise<void> {
         format: { type: 'string' },
         unsafe: { type: 'boolean' },
         since: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        at: { type: 'string' },
+        limit: { type: 'string' },
+        'latest-error': { type: 'boolean' },
+        out: { type: 'string' },
         node: { type: 'string' },
         daemon: { type: 'string' },
         token: { type: 'string' },
@@ -244,16 +279,22 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...extra] = positionals;
   if (values.unsafe && command !== 'query') fail('--unsafe is an option of query');
   if (values['show-secrets'] && command !== 'print-config') fail('--show-secrets is an option of print-config');
-  if ((values.since ?? values.node) !== undefined && command !== 'inspect') fail('--since and --node are options of inspect');
+  const inspectOnly = ['since', 'from', 'to', 'at', 'node', 'limit', 'latest-error', 'out'] as const;
+  const misplaced = inspectOnly.find((o) => values[o] !== undefined);
+  if (misplaced && command !== 'inspect') fail(`--${misplaced} is an option of inspect`);
   if ((values.daemon ?? values.token) !== undefined && command !== 'inspect' && command !== 'mcp') fail('--daemon and --token are options of inspect and mcp');
   if (command === 'query') return query(values.archive, values.format, values.unsafe === true, extra);
   const token = values.token ?? process.env.SCOPE_INSPECTOR_TOKEN;
   const daemon = values.daemon ? { url: values.daemon, ...(token ? { token } : {}) } : undefined;
   if (command === 'inspect') {
-    return inspectCli(extra, { archive: values.archive ?? './data/archive', format: values.format, since: values.since, node: values.node, daemon });
+    return inspectCli(extra, {
+      archive: values.archive ?? './data/archive', format: values.format, since: values.since, from: values.from, to: values.to, at: values.at,
+      node: values.node, limit: values.limit, latestError: values['latest-error'], out: values.out, daemon,
+    });
   }
   if (command === 'mcp') {
     if (extra.length > 0) fail(`mcp takes no arguments (got ${extra.join(' ')})`);
+    const { serveMcp } = await import('./mcp/server.js');
     return serveMcp({ archive: values.archive ?? './data/archive', ...(daemon ? { daemon } : {}) });
   }
   if (extra.length > 0) fail(`unexpected arguments: ${extra.join(' ')}\n\n${HELP}`);
@@ -264,23 +305,32 @@ async function main(argv: string[]): Promise<void> {
       return run(files, level as LogLevel | undefined);
     case 'validate':
       if (files.length === 0) fail('validate needs --config FILE');
-      load(files);
+      await load(files);
       process.stderr.write(`scope-pipeline: ${files.join(', ')}: valid\n`);
       return;
-    case 'print-config':
+    case 'print-config': {
+      const { stringify } = await import('yaml');
       if (values['show-secrets']) {
         process.stderr.write('scope-pipeline: warning: --show-secrets: the output holds tokens, passwords and keys; do not share it\n');
-        process.stdout.write(stringify(load(files)));
+        process.stdout.write(stringify(await load(files)));
       } else {
-        process.stdout.write(stringify(redactSecrets(load(files))));
+        const { redactSecrets } = await import('./config/redact.js');
+        process.stdout.write(stringify(redactSecrets(await load(files))));
       }
       return;
+    }
     case 'components':
       return listComponents();
     default:
       fail(`unknown command "${command}"\n\n${HELP}`);
   }
 }
+
+// A reader that went away (`… | head`) ends the output, not with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.stderr.write(`scope-pipeline: ${error instanceof Error ? error.stack : String(error)}\n`);
