@@ -22,21 +22,45 @@ export function correlationOperator(correlator: Correlator, sweepEveryMs: number
         if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
       }, sweepEveryMs);
       timer.unref();
+      // A crash is sent the moment its window ends, not at the next sweep (up to sweepEveryMs later): a
+      // one-shot timer at the earliest due crash, so `inspect crash latest --daemon` sees it a second after.
+      let crashTimer: NodeJS.Timeout | undefined;
+      let crashTimerAt = Number.POSITIVE_INFINITY;
+      const scheduleCrash = (): void => {
+        const due = correlator.nextCrashDueMs;
+        if (due === undefined || due >= crashTimerAt) return;
+        clearTimeout(crashTimer);
+        crashTimerAt = due;
+        crashTimer = setTimeout(() => {
+          crashTimerAt = Number.POSITIVE_INFINITY;
+          const out = correlator.emitDueCrashes(Date.now());
+          if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
+          scheduleCrash();
+        }, Math.max(0, due - Date.now()));
+        crashTimer.unref();
+      };
+      const stopTimers = (): void => {
+        clearInterval(timer);
+        clearTimeout(crashTimer);
+      };
       const subscription = source.subscribe({
-        next: (batch) => subscriber.next(withOutput(batch, correlator.process(batch.events, Date.now()))),
+        next: (batch) => {
+          subscriber.next(withOutput(batch, correlator.process(batch.events, Date.now())));
+          scheduleCrash();
+        },
         error: (error: unknown) => {
-          clearInterval(timer);
+          stopTimers();
           subscriber.error(error);
         },
         complete: () => {
-          clearInterval(timer);
+          stopTimers();
           const out = correlator.flush();
           if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
           subscriber.complete();
         },
       });
       return () => {
-        clearInterval(timer);
+        stopTimers();
         subscription.unsubscribe();
       };
     });

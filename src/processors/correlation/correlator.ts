@@ -111,6 +111,18 @@ export class Correlator {
     return this.take();
   }
 
+  /** When the next crash is due to be emitted (wall-clock ms), if one is waiting for its consequences. */
+  get nextCrashDueMs(): number | undefined {
+    return this.crashes.nextDueMs;
+  }
+
+  /** Emits the crashes whose window has ended, and nothing else (cheap: no walk over the processes). */
+  emitDueCrashes(nowMs: number): Output {
+    this.setNow(nowMs);
+    this.crashes.emitDue(nowMs, this.events);
+    return this.take();
+  }
+
   /** Closes everything (the stream ended): open spans as unfinished, crashes at once. */
   flush(): Output {
     for (const proc of this.procs.values()) this.closeAll(proc, proc.handlingActivity, { 'scope.span.unfinished': true });

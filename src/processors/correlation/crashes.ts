@@ -301,6 +301,11 @@ export class Crashes {
   }
 
   /** process.crash events for exits whose window has passed. */
+  /** When the earliest crash waiting for its consequences is due (wall-clock ms), if one is waiting. */
+  get nextDueMs(): number | undefined {
+    return this.unsent[0]?.emitAtMs;
+  }
+
   emitDue(nowMs: number, out: ScopeEvent[]): void {
     if (this.unsent.length === 0 || this.unsent[0].emitAtMs > nowMs) return;
     const due = this.unsent.filter((r) => r.emitAtMs <= nowMs);
