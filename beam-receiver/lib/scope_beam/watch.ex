@@ -244,10 +244,13 @@ defmodule ScopeBeam.Watch do
         :done
 
       sink ->
+        # The time the callback returned, taken before rendering: the first render can load Inspect
+        # implementations from disk, which takes milliseconds (the reply is already sent by then).
+        now = :erlang.system_time(:nanosecond)
         seq = fs.seq + 1
         new_rendered = render(new, fs.cfg.max_state_bytes)
         attrs = attributes(fs, new, new_rendered, reply, seq)
-        deliver(sink, {:scope_state_change, :erlang.system_time(:nanosecond), fs.pid, attrs})
+        deliver(sink, {:scope_state_change, now, fs.pid, attrs})
         %{fs | old: new, old_rendered: new_rendered, pending: nil, seq: seq}
     end
   end
