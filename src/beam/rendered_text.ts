@@ -154,3 +154,17 @@ export function truncateTerm(term: string, max: number): string {
   // Nothing to cut at (one long atom or number): a term becomes its `...` element, other text is cut plainly.
   return parseTerm(term) ? '...' : `${term.slice(0, Math.max(0, max - 3))}...`;
 }
+
+/**
+ * A message as a chart labels it: a call's request, a cast's, a reply's value
+ * (the gen_server envelope and the caller's alias left out: the arrow says it).
+ */
+export function messageLabel(kind: string, message: string): string {
+  if (kind === 'call') return genCall(message)?.request ?? message;
+  if (kind === 'cast') return genCast(message) ?? message;
+  if (kind === 'reply') {
+    const parts = tupleElements(message);
+    return parts && parts.length === 2 ? parts[1] : message;
+  }
+  return message;
+}

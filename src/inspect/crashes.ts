@@ -4,6 +4,7 @@
  * events the correlation processor wrote, and the spans around them.
  */
 import type { Attributes } from '../model/types.js';
+import { attributesOf, list, record, text } from './rows.js';
 import type { ArchiveReader, Row } from './archive_reader.js';
 import type { CascadeEntry, CrashStory, CrashSummary, MessageSeen, Restart, SpanRef, When } from './types.js';
 import { when } from './time.js';
@@ -17,18 +18,6 @@ export interface CrashFilter {
 }
 
 const CRASH_COLUMNS = `id, epoch_ns("time")::VARCHAR AS t, node, pid, trace_id, span_id, attributes::VARCHAR AS attributes`;
-
-const text = (v: unknown): string | null => (typeof v === 'string' ? v : v === undefined || v === null ? null : JSON.stringify(v));
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : {});
-
-function attributesOf(row: Row): Attributes {
-  try {
-    return JSON.parse(String(row.attributes ?? '{}')) as Attributes;
-  } catch {
-    return {};
-  }
-}
 
 function summary(row: Row, a: Attributes): CrashSummary {
   const pid = String(row.pid ?? '');

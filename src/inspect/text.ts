@@ -12,7 +12,7 @@ export interface Style {
   red(s: string): string;
 }
 
-const plain: Style = { bold: (s) => s, dim: (s) => s, red: (s) => s };
+export const plain: Style = { bold: (s) => s, dim: (s) => s, red: (s) => s };
 const ansi: Style = {
   bold: (s) => `\x1b[1m${s}\x1b[22m`,
   dim: (s) => `\x1b[2m${s}\x1b[22m`,
@@ -24,24 +24,24 @@ export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = p
   return stream.isTTY === true && env.NO_COLOR === undefined ? ansi : plain;
 }
 
-/** Cuts to `width` characters (code points), ending in "…" when cut. */
+/** On one line (line breaks and tabs as a space), cut to `width` characters (code points), ending in "…" when cut. */
 export function fit(text: string, width: number): string {
-  const chars = [...text.replace(/\s+/g, ' ')];
+  const chars = [...text.replace(/[\t\n\v\f\r]+/g, ' ')];
   return chars.length <= width ? chars.join('') : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
 /** A labelled value on one line, the value cut to what is left of the width. */
-function field(label: string, value: string, indent = 2): string {
+export function field(label: string, value: string, indent = 2): string {
   const head = `${' '.repeat(indent)}${label.padEnd(14)} `;
   return head + fit(value, WIDTH - head.length);
 }
 
-const shortTime = (iso: string): string => iso.replace('T', ' ').slice(0, 23);
+export const shortTime = (iso: string): string => iso.replace('T', ' ').slice(0, 23);
 
 /** A registered name as Elixir users write it (`Elixir.Shop.Cart` → `Shop.Cart`). */
-const shownName = (name: string): string => name.replace(/^Elixir\./, '');
+export const shownName = (name: string): string => name.replace(/^Elixir\./, '');
 
-function who(pid: string, name: string | null): string {
+export function who(pid: string, name: string | null): string {
   return name ? `${pid} (${shownName(name)})` : pid;
 }
 

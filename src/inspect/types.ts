@@ -89,6 +89,149 @@ export interface CrashStory {
   trace: { traceId: string; spans: number; processes: number } | null;
 }
 
+/** A process as the archive knows it: from its spawn (or the attach snapshot) to its exit. */
+export interface ProcessInfo {
+  pid: string;
+  node: string;
+  /** Registered names it had, in order (as Erlang has them: Elixir modules with their Elixir. prefix). */
+  names: string[];
+  initialCall: string | null;
+  /** gen_server, supervisor, gen_statem… (proc_lib processes). */
+  behaviour: string | null;
+  callbackModule: string | null;
+  /** The process that spawned it (for a supervised process, its supervisor). */
+  spawnedBy: string | null;
+  /** null: it was alive before the attach (known from the snapshot). */
+  spawnedAt: When | null;
+  exit: { time: When; reason: string } | null;
+  /** Its process.crash event, when the exit was a crash. */
+  crashId: string | null;
+}
+
+export type TimelineKind =
+  | 'snapshot' | 'spawned' | 'spawn' | 'register' | 'unregister' | 'link' | 'unlink'
+  | 'send' | 'receive' | 'call' | 'return' | 'exception' | 'state' | 'exit' | 'crash';
+
+export interface TimelineEntry {
+  time: When;
+  kind: TimelineKind;
+  /** The event type it was read from (process.spawned, message.send, state.change…). */
+  type: string;
+  /** The other process (a send's receiver, a spawn's child, a link's other end, a call's caller). */
+  peer: string | null;
+  /** What happened, as one line: the message, the function, the reason, the state's changed keys. */
+  text: string;
+}
+
+/** `inspect process`: one process's life in time order. */
+export interface ProcessTimeline {
+  process: ProcessInfo;
+  entries: TimelineEntry[];
+  /** Entries in range; more than `entries` when cut at the limit (the first ones are kept). */
+  total: number;
+}
+
+export interface TreeNode {
+  pid: string;
+  name: string | null;
+  initialCall: string | null;
+  behaviour: string | null;
+  /** null: alive before the attach. */
+  spawnedAt: When | null;
+  children: TreeNode[];
+}
+
+/** `inspect processes --at`: the processes alive at an instant, under who spawned (or supervises) them. */
+export interface ProcessTree {
+  at: When;
+  nodes: Array<{ node: string; processes: number; roots: TreeNode[] }>;
+}
+
+export interface StateChange {
+  seq: number;
+  time: When;
+  /** call, cast, info, continue. */
+  kind: string;
+  message: string | null;
+  from: string | null;
+  reply: string | null;
+  changed: boolean;
+  changedKeys: string[];
+  diff: Record<string, { old: string | null; new: string | null }>;
+  oldState: string;
+  newState: string;
+}
+
+/** `inspect state PID --at T`: a watched GenServer's state at T and the change that led to it. */
+export interface StateAt {
+  pid: string;
+  node: string;
+  module: string | null;
+  at: When;
+  /** The state at T (Elixir inspect form, as ScopeBeam.watch rendered it); null before the watch began. */
+  state: string | null;
+  /** The change that led to it (null: T is before the first recorded change, and `state` is the state the watch began with). */
+  change: StateChange | null;
+  /** The change after T, when there is one. */
+  next: { seq: number; time: When } | null;
+  /** Recorded changes of this process in all. */
+  changes: number;
+  /** The process had exited by T (its state is the last one it had). */
+  exitedAt: When | null;
+}
+
+export interface WaterfallSpan extends SpanRef {
+  parentSpanId: string | null;
+  /** Nesting under the trace's root(s): 0 for a root. */
+  depth: number;
+  kind: string;
+  node: string | null;
+  statusMessage: string | null;
+  /** Start relative to the trace's start. */
+  offsetNs: string;
+}
+
+/** `inspect trace`: a trace's spans in tree order, with the processes (lanes) they ran in. */
+export interface TraceView {
+  traceId: string;
+  start: When;
+  durationNs: string;
+  spans: WaterfallSpan[];
+  lanes: Array<{ pid: string | null; node: string | null; name: string | null; spans: number }>;
+  errors: number;
+}
+
+export interface SequenceMessage {
+  time: When;
+  from: string;
+  to: string;
+  /** call, cast, reply, info, system, exit… (the correlation processor's beam.message.kind). */
+  kind: string;
+  message: string;
+}
+
+/** `inspect messages`: the messages between some processes, in time order. */
+export interface MessageSequence {
+  processes: Array<{ pid: string; node: string; name: string | null }>;
+  messages: SequenceMessage[];
+  total: number;
+}
+
+/** `anomalies`: what the anomaly processor flagged. */
+export interface AnomalySeen {
+  id: string;
+  time: When;
+  node: string;
+  kind: string;
+  key: string;
+  score: number | null;
+  observed: number | string | null;
+  expected: number | string | null;
+  pid: string | null;
+  traceId: string | null;
+  spanId: string | null;
+}
+
 /** `generate_exunit_test` / `inspect test-case PID`: an ExUnit test replaying a watched GenServer's recorded history. */
 export interface GeneratedTest {
   pid: string;

@@ -120,7 +120,7 @@ describe('inspect over the archive of a real Elixir crash', () => {
     assert.match(none.stderr, /no crash of <0\.999\.0> in the archive/);
     const verb = cli(['inspect', 'explode', '--archive', run.archive]);
     assert.equal(verb.status, 1);
-    assert.match(verb.stderr, /inspect needs a verb: crashes, crash \(not "explode"\)/);
+    assert.match(verb.stderr, /inspect needs a verb: crashes, crash, process, processes, state, trace, messages, anomalies, test-case \(not "explode"\)/);
     const since = cli(['inspect', 'crashes', '--since', 'yesterday', '--archive', run.archive]);
     assert.equal(since.status, 1);
     assert.match(since.stderr, /--since "yesterday" is not a time/);

@@ -50,7 +50,9 @@ service:
 
   it('lists its tools with JSON Schema inputs and outputs', async () => {
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ['explain_crash', 'list_crashes', 'query_sql']);
+    assert.deepEqual(tools.map((t) => t.name).sort(), [
+      'anomalies', 'explain_crash', 'generate_exunit_test', 'list_crashes', 'message_sequence', 'process_timeline', 'process_tree_at', 'query_sql', 'state_at', 'trace',
+    ]);
     const explain = tools.find((t) => t.name === 'explain_crash');
     assert.equal(explain?.inputSchema.type, 'object');
     assert.deepEqual(explain?.inputSchema.required, ['crash']);
@@ -89,6 +91,22 @@ service:
     const none = await call('explain_crash', { crash: '<0.999.0>' });
     assert.equal(none.isError, true);
     assert.match(none.content[0].text ?? '', /no crash of <0\.999\.0>/);
+    // The time-travel tools refuse what they cannot answer the same way.
+    const fewProcesses = await call('message_sequence', { processes: ['<0.95.0>'] });
+    assert.equal(fewProcesses.isError, true);
+    assert.match(fewProcesses.content[0].text ?? '', /processes/);
+    const noState = await call('state_at', { process: '<0.80.0>' });
+    assert.equal(noState.isError, true);
+    assert.match(noState.content[0].text ?? '', /has no recorded state: it was not watched/);
+    // A state tracker that reports only the state reached (beam.state), as the capture's does.
+    const state = await call('state_at', { process: 'cart_42' });
+    assert.equal(state.isError, undefined, JSON.stringify(state.content));
+    assert.deepEqual((state.structuredContent as { state: { pid: string; state: string; changes: number } }).state,
+      { ...(state.structuredContent as { state: object }).state, pid: '<0.95.0>', state: '#{items => 1,total => 3998}', changes: 1 });
+    const noName = await call('process_timeline', { process: 'Nobody.Here' });
+    assert.match(noName.content[0].text ?? '', /no process registered as Nobody\.Here/);
+    const badAt = await call('process_tree_at', {});
+    assert.equal(badAt.isError, true);
     const unknown = await client.callTool({ name: 'drop_tables', arguments: {} }) as ToolResult;
     assert.equal(unknown.isError, true);
     assert.match(unknown.content[0].text ?? '', /Tool drop_tables not found/);
