@@ -7,6 +7,7 @@ import type { Attributes } from '../model/types.js';
 import { attributesOf, list, record, text } from './rows.js';
 import type { ArchiveReader, Row } from './archive_reader.js';
 import type { CascadeEntry, CrashStory, CrashSummary, MessageSeen, Restart, SpanRef, When } from './types.js';
+import { stateChange } from './state.js';
 import { when } from './time.js';
 
 export interface CrashFilter {
@@ -102,6 +103,12 @@ export async function explainCrash(reader: ArchiveReader, which: string, filter:
     const [t] = await reader.rows(`SELECT count(*)::INTEGER AS spans, count(DISTINCT pid)::INTEGER AS processes FROM spans WHERE trace_id = $1`, [crash.traceId]);
     trace = { traceId: crash.traceId, spans: Number(t?.spans ?? 0), processes: Number(t?.processes ?? 0) };
   }
+  const [lastState] = await reader.rows(
+    `SELECT epoch_ns("time")::VARCHAR AS t, attributes::VARCHAR AS attributes FROM events
+     WHERE "type" = 'state.change' AND pid = $1 AND node = $2 AND epoch_ns("time") <= $3 ORDER BY "time" DESC LIMIT 1`,
+    [crash.pid, crash.node, crashNs],
+  );
+  const stateBefore = lastState ? stateChange(lastState) : null;
   const poison = crash.poisonMessage === null ? null : { message: crash.poisonMessage, sender: text(a['scope.crash.poison_sender']), senderSpanId, senderSpan };
   const causedBy = text(a['scope.crash.caused_by']);
   return {
@@ -126,6 +133,7 @@ export async function explainCrash(reader: ArchiveReader, which: string, filter:
     }),
     causedBy: causedBy ? { pid: causedBy, inferred: a['scope.crash.cause_inferred'] === true } : null,
     trace,
+    stateBefore: stateBefore ? { state: stateBefore.newState, seq: stateBefore.seq, time: stateBefore.time } : null,
   };
 }
 

@@ -93,6 +93,7 @@ export function crashText(story: CrashStory, style: Style = plain): string {
     out.push('  last messages');
     for (const m of story.lastMessages.slice(-8)) out.push(`    ${fit(`${m.from ? `${m.from} → ` : ''}${m.message}`, WIDTH - 4)}`);
   }
+  if (story.stateBefore) out.push(field('state before', `${story.stateBefore.state} (#${story.stateBefore.seq})`));
   if (story.openSpans.length > 0) {
     out.push('  open calls');
     for (const s of story.openSpans) out.push(`    ${fit(spanText(s), WIDTH - 4)}`);

@@ -87,6 +87,8 @@ export interface CrashStory {
   causedBy: { pid: string; inferred: boolean } | null;
   /** The trace the crash belongs to, when correlation placed it in one. */
   trace: { traceId: string; spans: number; processes: number } | null;
+  /** The state just before the crash, when the process was watched (ScopeBeam.watch/1): the last recorded change's. */
+  stateBefore: { state: string; seq: number; time: When } | null;
 }
 
 /** A process as the archive knows it: from its spawn (or the attach snapshot) to its exit. */

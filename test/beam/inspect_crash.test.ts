@@ -84,6 +84,8 @@ describe('inspect over the archive of a real Elixir crash', () => {
     assert.deepEqual(story.diedNext, []);
     assert.equal(story.causedBy, null);
     assert.ok(story.trace && story.trace.spans >= 5 && story.trace.processes >= 3, JSON.stringify(story.trace));
+    // C was watched: the state it had when the poison came, the last of its six recorded changes.
+    assert.deepEqual([story.stateBefore?.state, story.stateBefore?.seq], ['%{discounts: [], ledger: [{"order-3", 849}, {"order-2", 599}, {"order-1", 349}]}', 6]);
 
     // The same crash asked for by pid, and by the crash event's id.
     for (const which of [run.pids.c, story.crash.id]) {

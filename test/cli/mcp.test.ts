@@ -7,6 +7,7 @@
  */
 import { before, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -24,12 +25,21 @@ describe('mcp server', () => {
     archive = join(dir, 'archive');
     // An archive with a crash: the recorded capture of a cart process crashing, through correlation.
     const config = join(dir, 'p.yaml');
+    // And one detection as the anomaly processor writes it (its fields as anomaly.ts emits them): its baselines
+    // need hours of traffic to learn from, which a capture of a few events cannot give (test/beam/anomaly.test.ts
+    // runs it against a real node).
+    const detections = join(dir, 'anomaly.jsonl');
+    writeFileSync(detections, `${JSON.stringify({
+      kind: 'event', id: 'anomaly-test-1', type: 'anomaly.detected', schemaVersion: 1, time: '1764000000000090000',
+      source: { node: 'shop@localhost', component: 'anomaly' }, pid: '<0.95.0>',
+      attributes: { 'anomaly.kind': 'mailbox_growth', 'anomaly.key': 'shop@localhost|cart_42', 'anomaly.observed': 5000, 'anomaly.expected': 10, 'anomaly.score': 0.9, 'anomaly.window': 5 },
+    })}\n`);
     writeFileSync(config, `
-receivers: { jsonl/demo: { path: ${join(ROOT, 'examples/demo-capture.jsonl')} } }
+receivers: { jsonl/demo: { path: ${join(ROOT, 'examples/demo-capture.jsonl')} }, jsonl/anomaly: { path: ${detections} } }
 processors: { correlation: {} }
 exporters: { parquet: { path: ${archive} } }
 service:
-  pipelines: { p: { receivers: [jsonl/demo], processors: [correlation], exporters: [parquet] } }
+  pipelines: { p: { receivers: [jsonl/demo, jsonl/anomaly], processors: [correlation], exporters: [parquet] } }
   telemetry: { metrics: { endpoint: 127.0.0.1:0 } }
 `);
     const daemon = startDaemon(['--config', config]);
@@ -76,6 +86,20 @@ service:
     assert.equal(s.poison.senderSpan.pid, '<0.80.0>');
     const byPid = await call('explain_crash', { crash: '<0.95.0>' });
     assert.deepEqual(byPid.structuredContent, story.structuredContent);
+
+    const anomalies = await call('anomalies', { kind: 'mailbox_growth' });
+    assert.deepEqual(anomalies.structuredContent, { anomalies: [{
+      id: 'anomaly-test-1', time: { unixNano: '1764000000000090000', iso: '2025-11-24T16:00:00.000090000Z' }, node: 'shop@localhost',
+      kind: 'mailbox_growth', key: 'shop@localhost|cart_42', score: 0.9, observed: 5000, expected: 10, pid: '<0.95.0>', traceId: null, spanId: null,
+    }] });
+    assert.deepEqual((await call('anomalies', { kind: 'latency' })).structuredContent, { anomalies: [] });
+    // The same on the terminal.
+    const table = spawnSync(process.execPath, [CLI, 'inspect', 'anomalies', '--archive', archive], { encoding: 'utf8' });
+    assert.equal(table.stdout, [
+      'time                     kind            score  key',
+      '2025-11-24 16:00:00.000  mailbox_growth   0.90  shop@localhost|cart_42  observed 5000, expected 10',
+      '',
+    ].join('\n'));
   });
 
   it('answers bad input and unanswerable questions with a tool error naming the reason, and stays up', async () => {
