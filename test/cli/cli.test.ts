@@ -115,6 +115,7 @@ service:
 
   it('queries the archive the default pipeline wrote to ./data/archive', async (t) => {
     const dir = tempDir(t);
+    const startedNs = BigInt(Date.now()) * 1_000_000n;
     const daemon = startDaemonIn(dir, { SCOPE_CAPTURE: join(ROOT, 'examples/demo-capture.jsonl') });
     t.after(() => daemon.child.kill('SIGKILL'));
     await until(() => daemon.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
@@ -134,9 +135,13 @@ service:
     const crash = query(['--format', 'json', "select pid, json_extract_string(attributes, '$.\"scope.crash.root_cause\"') as root from events where type = 'process.crash'"]);
     assert.equal(crash.code, 0, crash.stderr);
     assert.deepEqual(JSON.parse(crash.stdout), [{ pid: '<0.95.0>', root: 'true' }]);
-    const json = query(['--format', 'json', "select type, epoch_ns(time) as ns, pid from events where type = 'process.exit'"]);
+    // The capture is replayed as if recorded at the start (rebase_time), every item keeping its offset.
+    const json = query(['--format', 'json', "select type, epoch_ns(time)::VARCHAR as ns, pid from events where type in ('process.spawn', 'process.exit') order by time"]);
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(JSON.parse(json.stdout), [{ type: 'process.exit', ns: expectedExitTime(), pid: '<0.95.0>' }]);
+    const [spawn, exit] = JSON.parse(json.stdout) as Array<{ type: string; ns: string; pid: string }>;
+    assert.deepEqual([spawn.type, exit.type, exit.pid], ['process.spawn', 'process.exit', '<0.95.0>']);
+    assert.equal(BigInt(exit.ns) - BigInt(spawn.ns), BigInt(captureTime('process.exit')) - BigInt(captureTime('process.spawn')));
+    assert.ok(BigInt(spawn.ns) >= startedNs && BigInt(spawn.ns) <= BigInt(Date.now()) * 1_000_000n, `${spawn.ns} is the replay's start`);
     const csv = query(['--format', 'csv', 'select name, value from metrics order by name']);
     assert.equal(csv.code, 0, csv.stderr);
     assert.equal(csv.stdout, 'name,value\nbeam.process.message_queue_len,12\nbeam.run_queue,3\n');
@@ -146,6 +151,15 @@ service:
     const missing = spawnSync(process.execPath, [CLI, 'query', '--archive', join(dir, 'nowhere'), 'select 1'], { encoding: 'utf8' });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /no archive at .*nowhere/);
+
+    // A second start keeps the first run's demo: its partitions are not older than the events' retention (24 h).
+    const again = startDaemonIn(dir, { SCOPE_CAPTURE: join(ROOT, 'examples/demo-capture.jsonl') });
+    t.after(() => again.child.kill('SIGKILL'));
+    await until(() => again.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture printed again');
+    again.child.kill('SIGINT');
+    assert.equal((await again.exited()).code, 0, again.stderr());
+    const both = query(['--format', 'json', "select count(*)::INTEGER as n from events where type = 'process.crash'"]);
+    assert.deepEqual(JSON.parse(both.stdout), [{ n: 2 }]);
   });
 
   it('queries an archive with tables that have no files yet as empty views', (t) => {
@@ -194,9 +208,9 @@ service:
   });
 });
 
-/** The process.exit event's time in the demo capture, as DuckDB's JSON gives a BIGINT. */
-function expectedExitTime(): string {
-  const line = readFileSync(join(ROOT, 'examples/demo-capture.jsonl'), 'utf8').split('\n').find((l) => l.includes('"process.exit"'));
+/** The time of the demo capture's first event of a type, as recorded. */
+function captureTime(type: string): string {
+  const line = readFileSync(join(ROOT, 'examples/demo-capture.jsonl'), 'utf8').split('\n').find((l) => l.includes(`"type":"${type}"`));
   return (JSON.parse(line ?? '{}') as { time: string }).time;
 }
 

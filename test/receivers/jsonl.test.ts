@@ -53,6 +53,30 @@ describe('jsonl receiver', () => {
     assert.equal(await pipeline.metrics.sum('scope_receiver_accepted_items'), 4);
   });
 
+  it('rebase_time replays a capture as if it began at the start: every time moves by one amount, offsets kept', async (t) => {
+    const path = join(tempDir(t), 'in.jsonl');
+    const withEvent: Span = { ...span(), events: [{ name: 'exception', timeUnixNano: 1764000000000500000n, attributes: {} }] };
+    writeFileSync(path, [
+      eventToJson(event({ id: 'rebase-1', time: 1764000000000000000n })),
+      spanToJson(withEvent),
+      eventToJson(event({ id: 'rebase-2', time: 1764000002000000000n })),
+    ].join('\n') + '\n');
+    const from = sink.batches.length;
+    const startedNs = BigInt(Date.now()) * 1_000_000n;
+    const pipeline = pipelineFor({ path, rebase_time: true });
+    await pipeline.start();
+    await until(() => sink.batches.slice(from).reduce((n, b) => n + b.events.length + b.spans.length, 0) === 3, 5000, 'the capture');
+    await pipeline.shutdown();
+    const events = sink.batches.slice(from).flatMap((b) => b.events);
+    const [s] = sink.batches.slice(from).flatMap((b) => b.spans);
+    const shift = events[0].time - 1764000000000000000n;
+    assert.ok(events[0].time >= startedNs && events[0].time <= BigInt(Date.now()) * 1_000_000n, 'the first item is now');
+    assert.deepEqual(
+      [events[1].time - events[0].time, s.startTimeUnixNano - shift, s.endTimeUnixNano - shift, s.events[0].timeUnixNano - shift],
+      [2_000_000_000n, 1764000000000000000n, 1764000000001000000n, 1764000000000500000n],
+    );
+  });
+
   it('fails to start with a clear error when the file is missing', async (t) => {
     const pipeline = pipelineFor({ path: join(tempDir(t), 'missing.jsonl') });
     await assert.rejects(pipeline.start(), /receiver jsonl failed to start: .*ENOENT/);

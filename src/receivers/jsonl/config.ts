@@ -7,6 +7,7 @@ export interface JsonlConfig {
   poll_interval: string;
   max_batch_items: number;
   max_line_bytes: string | number;
+  rebase_time: boolean;
 }
 
 export const jsonlConfigSchema: JsonSchema = {
@@ -37,6 +38,10 @@ export const jsonlConfigSchema: JsonSchema = {
     max_line_bytes: {
       type: ['string', 'integer'], minimum: 1, format: 'size', default: '1MiB',
       description: 'Longer lines are skipped and counted (reason line_too_long).',
+    },
+    rebase_time: {
+      type: 'boolean', default: false,
+      description: 'Replay the capture as if it began when the receiver started: every time moves by the same amount, so the first item is now and the rest keep their offsets (a recorded demo is not older than the archive\'s retention).',
     },
   },
 };

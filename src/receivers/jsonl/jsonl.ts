@@ -7,7 +7,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
 import { parseDuration, parseSize } from '../../config/units.js';
-import { DecodeError, parseJsonLine } from '../../model/jsonl.js';
+import { DecodeError, parseJsonLine, type Item } from '../../model/jsonl.js';
 import { emptyBatch, type Batch } from '../../model/types.js';
 import type { JsonlConfig } from './config.js';
 
@@ -24,6 +24,9 @@ export class JsonlReceiver implements Receiver {
   private readonly maxLineBytes: number;
   private readonly pollMs: number;
   private file?: FileHandle;
+  /** rebase_time: when the receiver started, and what is added to every recorded time (set by the first item). */
+  private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
+  private shiftNs?: bigint;
 
   constructor(
     private readonly config: JsonlConfig,
@@ -165,6 +168,7 @@ export class JsonlReceiver implements Receiver {
     }
     try {
       const parsed = parseJsonLine(line);
+      if (this.config.rebase_time) this.rebase(parsed);
       if (parsed.kind === 'event') this.batch.events.push(parsed.item);
       else if (parsed.kind === 'span') this.batch.spans.push(parsed.item);
       else this.batch.metrics.push(parsed.item);
@@ -175,6 +179,27 @@ export class JsonlReceiver implements Receiver {
       return;
     }
     if (this.batchItems >= this.config.max_batch_items) await this.flush();
+  }
+
+  /**
+   * rebase_time: the capture as if it began when the receiver started, every
+   * item keeping its offset from the first (a recorded session replayed as
+   * happening now: retention keeps it, `--since=-5m` finds it).
+   */
+  private rebase(parsed: Item): void {
+    const first = parsed.kind === 'event' ? parsed.item.time : parsed.kind === 'span' ? parsed.item.startTimeUnixNano : parsed.item.timeUnixNano;
+    this.shiftNs ??= this.startedNs - first;
+    const d = this.shiftNs;
+    if (parsed.kind === 'event') {
+      parsed.item.time += d;
+    } else if (parsed.kind === 'span') {
+      parsed.item.startTimeUnixNano += d;
+      parsed.item.endTimeUnixNano += d;
+      for (const e of parsed.item.events) e.timeUnixNano += d;
+    } else {
+      parsed.item.timeUnixNano += d;
+      if (parsed.item.startTimeUnixNano !== undefined) parsed.item.startTimeUnixNano += d;
+    }
   }
 
   private rejectLine(reason: string, message: string, lineNumber: number): void {
