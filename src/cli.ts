@@ -49,6 +49,10 @@ Usage:
   scope-pipeline mcp [--archive DIR] [--daemon URL]
                                              a Model Context Protocol server on stdio: the inspect verbs
                                              as tools, and query_sql (sandboxed as query)
+  scope-pipeline beam-path [--format text|erl|elixir|json]
+                                             compile beam-receiver (ScopeBeam) with the Elixir on PATH and print
+                                             the absolute paths to load it into a node: -pa flags for erl and
+                                             elixir/iex, code:add_pathsa/1, Code.prepend_path/1
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
@@ -56,6 +60,7 @@ Options:
   --archive DIR        query, inspect: the parquet exporter's path (inspect: default ./data/archive)
   --format FORMAT      query: table (default), json (one array of row objects) or csv;
                        inspect: table (default) or json (the inspection layer's result)
+                       beam-path: text (default), erl or elixir (the -pa flags alone), json
   --since T            inspect: from this time on: RFC 3339 or relative (-5m, -2h, -1d)
   --from T, --to T     inspect process, messages: only between these times
   --at T               inspect processes, state: the instant (state: default now)
@@ -291,6 +296,16 @@ async function main(argv: string[]): Promise<void> {
       archive: values.archive ?? './data/archive', format: values.format, since: values.since, from: values.from, to: values.to, at: values.at,
       node: values.node, limit: values.limit, latestError: values['latest-error'], out: values.out, daemon,
     });
+  }
+  if (command === 'beam-path') {
+    if (extra.length > 0) fail(`beam-path takes no arguments (got ${extra.join(' ')})`);
+    const { beamPath, BeamPathError } = await import('./beam_receiver_path.js');
+    try {
+      return void process.stdout.write(beamPath(values.format, (text) => process.stderr.write(text)));
+    } catch (error) {
+      if (error instanceof BeamPathError) fail(error.message);
+      throw error;
+    }
   }
   if (command === 'mcp') {
     if (extra.length > 0) fail(`mcp takes no arguments (got ${extra.join(' ')})`);
