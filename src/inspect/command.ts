@@ -10,7 +10,7 @@ import { ArchiveReader } from './archive_reader.js';
 import { explainCrash, listCrashes } from './crashes.js';
 import { fetchWindow, type LiveSource } from './live.js';
 import { messageSequence } from './messages.js';
-import { processTimeline, processTreeAt, resolveProcess } from './processes.js';
+import { processTimeline, processTreeAt, resolveProcess, type ProcessRef } from './processes.js';
 import { stateAt } from './state.js';
 import { generateExUnitTest } from './test_case.js';
 import { crashesText, crashText, styleFor } from './text.js';
@@ -71,6 +71,7 @@ export async function inspect(verb: string | undefined, args: string[], options:
   const from = time('from', options.from) ?? since;
   const to = time('to', options.to);
   const at = time('at', options.at);
+  if (from !== undefined && to !== undefined && from > to) throw new UsageError('--from is later than --to');
   const limit = count(options.limit);
   const node = options.node;
   const arity = (ok: boolean): void => {
@@ -103,7 +104,8 @@ export async function inspect(verb: string | undefined, args: string[], options:
         return out(story, () => crashText(story, style));
       }
       case 'process': {
-        const ref = await resolveProcess(reader, args[0], { node, at });
+        // A name means the process that had it at the end of the range asked about (else the latest).
+        const ref = await resolveProcess(reader, args[0], { node, at: at ?? to ?? from });
         const timeline = await processTimeline(reader, ref, { from, to, limit });
         return out(timeline, () => processText(timeline, style));
       }
@@ -118,14 +120,17 @@ export async function inspect(verb: string | undefined, args: string[], options:
         return out(state, () => stateText(state, style));
       }
       case 'trace': {
-        const id = options.latestError ? await latestErrorTrace(reader, { node, since }) : args[0];
+        const id = options.latestError ? await latestErrorTrace(reader, { node, since }) : args[0].toLowerCase();
         if (id === null) throw new ScopeError('QUERY_FAILED', 'no span ended in error in the archive for these filters');
         const view = await traceView(reader, id);
         return out(view, () => traceText(view, style));
       }
       case 'messages': {
-        const refs = [];
-        for (const which of args) refs.push(await resolveProcess(reader, which, { node, at: to }));
+        const refs: ProcessRef[] = [];
+        for (const which of args) refs.push(await resolveProcess(reader, which, { node, at: to ?? from }));
+        const same = (x: ProcessRef, y: ProcessRef): boolean => x.pid === y.pid && x.node === y.node;
+        const twice = refs.find((r, i) => refs.findIndex((o) => same(o, r)) !== i);
+        if (twice) throw new UsageError(`${twice.pid} is named twice (${args.filter((_, i) => same(refs[i], twice)).join(' and ')})`);
         const seq = await messageSequence(reader, refs, { from, to, limit });
         return out(seq, () => sequenceText(seq, style));
       }

@@ -95,8 +95,8 @@ export async function explainCrash(reader: ArchiveReader, which: string, filter:
   const senderSpanId = text(a['scope.crash.poison_sender_span_id']);
   const senderSpan = senderSpanId ? await oneSpan(reader, senderSpanId) : null;
   const openSpans = (await reader.rows(
-    `SELECT ${SPAN_COLUMNS} FROM spans WHERE pid = $1 AND epoch_ns(start_time) <= $2 AND epoch_ns(end_time) >= $2 ORDER BY start_time`,
-    [crash.pid, crashNs],
+    `SELECT ${SPAN_COLUMNS} FROM spans WHERE pid = $1 AND (beam_node IS NULL OR beam_node = $3) AND epoch_ns(start_time) <= $2 AND epoch_ns(end_time) >= $2 ORDER BY start_time`,
+    [crash.pid, crashNs, crash.node],
   )).map(spanRef);
   let trace: CrashStory['trace'] = null;
   if (crash.traceId) {

@@ -64,11 +64,15 @@ export async function messageSequence(reader: ArchiveReader, refs: readonly Proc
   }
 
   const rows = await reader.rows(
+    // Only sends that can reach one of them: to their pids or names, replies (matched by tag below), remote pids.
     `SELECT node, pid, epoch_ns("time")::VARCHAR AS t, attributes::VARCHAR AS attributes FROM events
      WHERE "type" = 'message.send' AND list_contains($1::VARCHAR[], pid) AND list_contains($2::VARCHAR[], node)
        AND epoch_ns("time") BETWEEN $3 AND $4
+       AND (list_contains($5::VARCHAR[], json_extract_string(attributes, '$."beam.peer_pid"'))
+            OR json_extract_string(attributes, '$."beam.message.kind"') = 'reply'
+            OR json_extract_string(attributes, '$."beam.peer_pid"') LIKE '<%@%')
      ORDER BY "time", id`,
-    [pids, nodes, range.from ?? 0n, range.to ?? MAX_TIME],
+    [pids, nodes, range.from ?? 0n, range.to ?? MAX_TIME, listValue([...new Set([...refs.map((r) => r.pid), ...[...owners.keys()].map((k) => k.slice(k.indexOf('|') + 1))])])],
   );
   const messages: SequenceMessage[] = [];
   let total = 0;
@@ -84,7 +88,7 @@ export async function messageSequence(reader: ArchiveReader, refs: readonly Proc
     if (to === null || !inSet.has(key(to.node, to.pid))) continue;
     total += 1;
     if (messages.length < limit) {
-      messages.push({ time: when(t), from, to: to.node === node ? to.pid : `${to.pid}@${to.node}`, kind, message: text(a['beam.message']) ?? '' });
+      messages.push({ time: when(t), from, fromNode: node, to: to.pid, toNode: to.node, kind, message: text(a['beam.message']) ?? '' });
     }
   }
   return { processes: refs.map((r) => ({ pid: r.pid, node: r.node, name: names.get(key(r.node, r.pid)) ?? null })), messages, total };

@@ -5,7 +5,7 @@
  * events and the snapshot ScopeBeam.Tracer takes when it attaches.
  */
 import { listValue } from '@duckdb/node-api';
-import { messageLabel } from '../beam/rendered_text.js';
+import { messageLabel, tupleElements } from '../beam/rendered_text.js';
 import { ScopeError } from '../util/errors.js';
 import type { ArchiveReader, Row } from './archive_reader.js';
 import { attributesOf, list, text } from './rows.js';
@@ -52,17 +52,20 @@ export async function resolveProcess(reader: ArchiveReader, which: string, optio
     if (nodes.length > 1) throw new ScopeError('QUERY_FAILED', `${which} is a pid on ${nodes.length} nodes (${nodes.join(', ')}): say which with --node`);
     return { pid: which, node: nodes[0] };
   }
+  // The last to take the name at `at`; else (the name was taken only later) the latest to take it.
   const [found] = await reader.rows(
     `SELECT pid, node FROM events
      WHERE "type" IN ('process.register', 'process.snapshot') AND ($2::VARCHAR IS NULL OR node = $2)
        AND list_contains($1::VARCHAR[], json_extract_string(attributes, '$."beam.registered_name"'))
-       AND epoch_ns("time") <= $3
-     ORDER BY "time" DESC LIMIT 1`,
+     ORDER BY (epoch_ns("time") <= $3) DESC, "time" DESC LIMIT 1`,
     [listValue(nameSpellings(which)), node, options.at ?? MAX_TIME],
   );
   if (!found) throw new ScopeError('QUERY_FAILED', `no process registered as ${which} in the archive${node ? ` on ${node}` : ''} (give its pid, as <0.123.0>)`);
   return { pid: String(found.pid), node: String(found.node) };
 }
+
+/** Sends to a process matched to its receives at most (beyond, receives show no sender). */
+const MAX_SENDS_MATCHED = 200_000;
 
 const maxOf = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const minOf = (a: bigint, b: bigint): bigint => (a < b ? a : b);
@@ -117,7 +120,7 @@ async function sendersTo(reader: ArchiveReader, ref: ProcessRef, names: readonly
     `SELECT pid, json_extract_string(attributes, '$."beam.message"') AS message FROM events
      WHERE "type" = 'message.send' AND node = $1 AND list_contains($2::VARCHAR[], json_extract_string(attributes, '$."beam.peer_pid"'))
        AND epoch_ns("time") BETWEEN $3 AND $4
-     ORDER BY "time", id`,
+     ORDER BY "time", id LIMIT ${MAX_SENDS_MATCHED}`,
     [ref.node, listValue([ref.pid, ...names]), range.from ?? 0n, range.to ?? MAX_TIME],
   );
   const senders = new Map<string, string[]>();
@@ -151,7 +154,12 @@ export async function processTimeline(reader: ArchiveReader, ref: ProcessRef, ra
     params,
   );
   // Sends by name reach this process only while it is alive (a restarted process takes its predecessor's name).
-  const alive = { from: maxOf(range.from ?? 0n, process.spawnedAt ? BigInt(process.spawnedAt.unixNano) : 0n), to: minOf(range.to ?? MAX_TIME, process.exit ? BigInt(process.exit.time.unixNano) : MAX_TIME) };
+  // And only up to the last entry shown.
+  const last = rows.length > 0 ? BigInt(String(rows[rows.length - 1].t)) : MAX_TIME;
+  const alive = {
+    from: maxOf(range.from ?? 0n, process.spawnedAt ? BigInt(process.spawnedAt.unixNano) : 0n),
+    to: minOf(minOf(range.to ?? MAX_TIME, last), process.exit ? BigInt(process.exit.time.unixNano) : MAX_TIME),
+  };
   const senders = await sendersTo(reader, ref, process.names, alive);
   // A reply goes to the caller's alias (a reference): its tag names the call it answers, and so the caller.
   const callers = new Map<string, string>();
@@ -159,14 +167,22 @@ export async function processTimeline(reader: ArchiveReader, ref: ProcessRef, ra
     const a = attributesOf(row);
     const type = String(row.type);
     const kind = TIMELINE_TYPES[type];
-    const tag = text(a['beam.call.tag']);
-    const from = text(a['beam.call.from']);
+    const system = type === 'message.receive' ? systemCall(text(a['beam.message']) ?? '') : null;
+    const tag = text(a['beam.call.tag']) ?? system?.tag ?? null;
+    const from = text(a['beam.call.from']) ?? system?.from ?? null;
     if (tag !== null && from !== null) callers.set(tag, from);
     const sender = type === 'message.receive' ? senders.get(text(a['beam.message']) ?? '')?.shift() : undefined;
-    const peer = sender ?? peerOf(type, a, tag === null ? undefined : callers.get(tag));
+    const peer = sender ?? system?.from ?? peerOf(type, a, tag === null ? undefined : callers.get(tag));
     return { time: when(BigInt(String(row.t))), kind, type, peer, text: describe(type, a) };
   });
   return { process, entries, total: Number(n) };
+}
+
+/** `{system,{From,Tag},Request}` (sys's calls: suspend, get_state, install…) → its caller and tag. */
+function systemCall(message: string): { from: string; tag: string } | null {
+  if (!message.startsWith('{system,')) return null;
+  const from = tupleElements(tupleElements(message)?.[1] ?? '');
+  return from && from.length === 2 && PID.test(from[0]) ? { from: from[0], tag: from[1] } : null;
 }
 
 function peerOf(type: string, a: Record<string, unknown>, caller: string | undefined): string | null {
@@ -203,12 +219,35 @@ function describe(type: string, a: Record<string, unknown>): string {
   }
 }
 
-/** The processes alive at `at` on each node, under the process that spawned (or supervises) them. */
+/** Processes a tree shows at most per question (a node with more is cut, and says so in `processes`). */
+export const MAX_TREE_PROCESSES = 100_000;
+
+const BIRTH = `"type" IN ('process.snapshot', 'process.spawned')`;
+const NAME = `json_extract_string(attributes, '$."beam.registered_name"')`;
+
+/**
+ * The processes alive at `at` on each node, under the process that spawned
+ * (or supervises) them. DuckDB folds each pid's lifecycle events up to `at`
+ * into one row (its last birth, whether an exit came after it, the name it
+ * held then), so only the living are read.
+ */
 export async function processTreeAt(reader: ArchiveReader, at: bigint, options: { node?: string } = {}): Promise<ProcessTree> {
   const rows = await reader.rows(
-    `SELECT node, pid, "type", epoch_ns("time")::VARCHAR AS t, attributes::VARCHAR AS attributes FROM events
-     WHERE list_contains($1::VARCHAR[], "type") AND epoch_ns("time") <= $2 AND ($3::VARCHAR IS NULL OR node = $3) AND pid IS NOT NULL
-     ORDER BY "time", id`,
+    `WITH folded AS (
+       SELECT node, pid,
+         arg_max("type", "time") FILTER (WHERE ${BIRTH} OR "type" = 'process.exit') AS last_life,
+         arg_max("type", "time") FILTER (WHERE ${BIRTH}) AS birth_type,
+         max(epoch_ns("time")) FILTER (WHERE ${BIRTH}) AS born,
+         arg_max(attributes::VARCHAR, "time") FILTER (WHERE ${BIRTH}) AS attributes,
+         arg_max_null(CASE WHEN "type" = 'process.unregister' THEN NULL ELSE ${NAME} END, "time")
+           FILTER (WHERE "type" IN ('process.register', 'process.unregister') OR (${BIRTH} AND ${NAME} IS NOT NULL)) AS name
+       FROM events
+       WHERE list_contains($1::VARCHAR[], "type") AND epoch_ns("time") <= $2 AND ($3::VARCHAR IS NULL OR node = $3) AND pid IS NOT NULL
+       GROUP BY node, pid
+     )
+     SELECT node, pid, birth_type, born::VARCHAR AS born, attributes, name, count(*) OVER (PARTITION BY node)::INTEGER AS alive
+     FROM folded WHERE last_life <> 'process.exit'
+     ORDER BY node, pid LIMIT ${MAX_TREE_PROCESSES}`,
     [listValue(['process.snapshot', 'process.spawned', 'process.exit', 'process.register', 'process.unregister']), at, options.node ?? null],
   );
   const byNode = new Map<string, Row[]>();
@@ -222,51 +261,22 @@ export async function processTreeAt(reader: ArchiveReader, at: bigint, options: 
   return { at: when(at), nodes };
 }
 
-interface Alive {
-  node: TreeNode;
-  parent: string | null;
-}
-
 function treeOf(node: string, rows: readonly Row[]): ProcessTree['nodes'][number] {
-  const alive = new Map<string, Alive>();
+  const alive = new Map<string, { node: TreeNode; parent: string | null }>();
   const nameOwner = new Map<string, string>();
   for (const row of rows) {
     const pid = String(row.pid);
     const a = attributesOf(row);
-    switch (row.type) {
-      case 'process.snapshot':
-      case 'process.spawned': {
-        const spawned = row.type === 'process.spawned';
-        const parent = spawned ? text(a['beam.peer_pid']) : text(list(a['beam.ancestors'])[0]);
-        const name = text(a['beam.registered_name']);
-        alive.set(pid, {
-          parent,
-          node: {
-            pid, name, initialCall: text(a['beam.initial_call']) ?? (spawned ? text(a['beam.mfa']) : null), behaviour: text(a['beam.behaviour']),
-            spawnedAt: spawned ? when(BigInt(String(row.t))) : null, children: [],
-          },
-        });
-        if (name) nameOwner.set(name, pid);
-        break;
-      }
-      case 'process.register': {
-        const name = text(a['beam.registered_name']);
-        const p = alive.get(pid);
-        if (p && name) {
-          p.node.name = name;
-          nameOwner.set(name, pid);
-        }
-        break;
-      }
-      case 'process.unregister': {
-        const p = alive.get(pid);
-        if (p && p.node.name === text(a['beam.registered_name'])) p.node.name = null;
-        break;
-      }
-      case 'process.exit':
-        alive.delete(pid);
-        break;
-    }
+    const spawned = row.birth_type === 'process.spawned';
+    const name = text(row.name);
+    alive.set(pid, {
+      parent: spawned ? text(a['beam.peer_pid']) : text(list(a['beam.ancestors'])[0]),
+      node: {
+        pid, name, initialCall: text(a['beam.initial_call']) ?? (spawned ? text(a['beam.mfa']) : null), behaviour: text(a['beam.behaviour']),
+        spawnedAt: spawned ? when(BigInt(String(row.born))) : null, children: [],
+      },
+    });
+    if (name) nameOwner.set(name, pid);
   }
   const roots: TreeNode[] = [];
   for (const { node: n, parent } of alive.values()) {
@@ -280,7 +290,7 @@ function treeOf(node: string, rows: readonly Row[]): ProcessTree['nodes'][number
     for (const c of ns) sort(c.children);
   };
   sort(roots);
-  return { node, processes: alive.size, roots };
+  return { node, processes: Number(rows[0]?.alive ?? alive.size), roots };
 }
 
 /** <0.123.0> → 123 (pids of one node sort by their number). */

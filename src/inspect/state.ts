@@ -70,15 +70,21 @@ export async function stateAt(reader: ArchiveReader, ref: ProcessRef, at: bigint
     `SELECT epoch_ns("time")::VARCHAR AS t FROM events WHERE "type" = 'process.exit' AND pid = $1 AND node = $2 AND epoch_ns("time") <= $3 LIMIT 1`,
     [ref.pid, ref.node, at],
   );
+  const [known] = await reader.rows(
+    `SELECT min(epoch_ns("time"))::VARCHAR AS t FROM events WHERE pid = $1 AND node = $2 AND "type" IN ('process.snapshot', 'process.spawned', 'state.change')`,
+    [ref.pid, ref.node],
+  );
   const change = before ? stateChange(before) : null;
   const next = after ? stateChange(after) : null;
+  // Before the process was seen at all (spawned, or alive at the attach), its state is not known.
+  const unknown = !change && known?.t !== null && known?.t !== undefined && at < BigInt(String(known.t));
   return {
     pid: ref.pid,
     node: ref.node,
     module: text(counts?.module),
     at: when(at),
     // Before the first change: the state the watch began with, which held from the watch until that change.
-    state: change ? change.newState : next ? next.oldState : null,
+    state: change ? change.newState : next && !unknown ? next.oldState : null,
     change,
     next: next ? { seq: next.seq, time: next.time } : null,
     changes,

@@ -65,7 +65,7 @@ export function stateText(s: StateAt, style: Style = plain): string {
   const out: string[] = [];
   out.push(`${style.bold('state')} ${fit(`of ${s.pid}${s.module ? ` (${s.module})` : ''} at ${s.at.iso}`, WIDTH - 6)}`);
   out.push('');
-  for (const line of wrap(s.state ?? '(unknown)', WIDTH - 4)) out.push(`    ${line}`);
+  for (const line of wrap(s.state ?? '(not known: nothing of the process was recorded before then)', WIDTH - 4)) out.push(`    ${line}`);
   out.push('');
   if (s.change) {
     const c = s.change;
@@ -89,7 +89,7 @@ const laneLetter = (i: number): string => (i < LANE.length ? LANE[i] : '?');
 /** Name column, lane letter, a 40-cell bar over the trace's duration, the span's own duration. */
 export function traceText(t: TraceView, style: Style = plain): string {
   const out: string[] = [];
-  out.push(`${style.bold('trace')} ${t.traceId}  ${t.spans.length} spans, ${t.lanes.length} processes, ${ms(t.durationNs)}${t.errors ? `, ${t.errors} error${t.errors === 1 ? '' : 's'}` : ''}`);
+  out.push(`${style.bold('trace')} ${t.traceId}  ${t.total > t.spans.length ? `the first ${t.spans.length} of ${t.total}` : t.spans.length} spans, ${t.lanes.length} processes, ${ms(t.durationNs)}${t.errors ? `, ${t.errors} error${t.errors === 1 ? '' : 's'}` : ''}`);
   out.push(field('start', t.start.iso));
   const laneOf = new Map<string, string>();
   t.lanes.forEach((l, i) => {
@@ -122,14 +122,14 @@ export function sequenceText(seq: MessageSequence, style: Style = plain): string
   const TIME = 12;
   const spacing = Math.max(6, Math.min(14, Math.floor(48 / Math.max(1, n - 1))));
   const lanes = (n - 1) * spacing + 1;
-  const col = new Map<string, number>(seq.processes.map((p, i) => [p.pid, i * spacing]));
+  const col = new Map<string, number>(seq.processes.map((p, i) => [`${p.node}|${p.pid}`, i * spacing]));
   const start = BigInt(seq.messages[0].time.unixNano);
   out.push(field('from', seq.messages[0].time.iso));
   out.push('');
   out.push(`${''.padEnd(TIME)}${Array.from({ length: lanes }, (_, i) => (i % spacing === 0 ? laneLetter(i / spacing) : ' ')).join('')}`);
   for (const m of seq.messages) {
-    const a = col.get(m.from);
-    const b = col.get(m.to.replace(/@.*$/, '')) ?? col.get(m.to);
+    const a = col.get(`${m.fromNode}|${m.from}`);
+    const b = col.get(`${m.toNode}|${m.to}`);
     const cells: string[] = Array.from({ length: lanes }, (_, i) => (i % spacing === 0 ? '│' : ' '));
     if (a !== undefined && b !== undefined) {
       const [lo, hi] = a < b ? [a, b] : [b, a];

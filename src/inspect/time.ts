@@ -26,9 +26,13 @@ export function parseTime(text: string, now: bigint = BigInt(Date.now()) * NS_PE
     const ms = tryParseDuration(text.slice(1));
     return ms === null ? null : now - BigInt(Math.round(ms * 1e6));
   }
-  const m = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+  const m = /^((\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2}))(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(text);
   if (!m) return null;
-  const seconds = Date.parse(`${m[1].replace(' ', 'T')}${m[3]}`);
+  // Date.parse rolls 2026-02-30 over to March: every field must be in range for its month.
+  const [year, month, day, hour, minute, second] = m.slice(2, 8).map(Number);
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return null;
+  const seconds = Date.parse(`${m[1].replace(' ', 'T')}${m[9].toUpperCase()}`);
   if (Number.isNaN(seconds)) return null;
-  return BigInt(seconds) * NS_PER_MS + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+  return BigInt(seconds) * NS_PER_MS + BigInt((m[8] ?? '').padEnd(9, '0') || '0');
 }

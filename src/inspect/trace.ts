@@ -29,6 +29,7 @@ export async function traceView(reader: ArchiveReader, traceId: string): Promise
   if (!/^[0-9a-f]{32}$/.test(traceId)) throw new ScopeError('QUERY_FAILED', `"${traceId}" is not a trace id (32 lowercase hex digits)`);
   const rows = await reader.rows(`SELECT ${COLUMNS} FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id LIMIT ${MAX_TRACE_SPANS}`, [traceId]);
   if (rows.length === 0) throw new ScopeError('QUERY_FAILED', `no spans of trace ${traceId} in the archive`);
+  const [{ n }] = rows.length < MAX_TRACE_SPANS ? [{ n: rows.length }] : await reader.rows(`SELECT count(*)::INTEGER AS n FROM spans WHERE trace_id = $1`, [traceId]);
   const names = await processNames(reader, rows);
   const start = rows.reduce((m, r) => (BigInt(String(r.s)) < m ? BigInt(String(r.s)) : m), BigInt(String(rows[0].s)));
   const end = rows.reduce((m, r) => {
@@ -68,7 +69,7 @@ export async function traceView(reader: ArchiveReader, traceId: string): Promise
     else lanes.set(key, { pid: s.pid, node: s.node, name: names.get(key) ?? null, spans: 1 });
   }
   return {
-    traceId, start: when(start), durationNs: (end - start).toString(), spans, lanes: [...lanes.values()],
+    traceId, start: when(start), durationNs: (end - start).toString(), spans, total: Number(n), lanes: [...lanes.values()],
     errors: spans.filter((s) => s.status === 'error').length,
   };
 }

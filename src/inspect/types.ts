@@ -170,7 +170,10 @@ export interface StateAt {
   node: string;
   module: string | null;
   at: When;
-  /** The state at T (Elixir inspect form, as ScopeBeam.watch rendered it); null before the watch began. */
+  /**
+   * The state at T (Elixir inspect form, as ScopeBeam.watch rendered it). Before the first recorded change:
+   * the state the watch began with; null when T is before anything of the process was recorded.
+   */
   state: string | null;
   /** The change that led to it (null: T is before the first recorded change, and `state` is the state the watch began with). */
   change: StateChange | null;
@@ -198,7 +201,10 @@ export interface TraceView {
   traceId: string;
   start: When;
   durationNs: string;
+  /** The first MAX_TRACE_SPANS (2000) by start. */
   spans: WaterfallSpan[];
+  /** Spans of the trace in the archive (more than `spans` when cut). */
+  total: number;
   lanes: Array<{ pid: string | null; node: string | null; name: string | null; spans: number }>;
   errors: number;
 }
@@ -206,7 +212,9 @@ export interface TraceView {
 export interface SequenceMessage {
   time: When;
   from: string;
+  fromNode: string;
   to: string;
+  toNode: string;
   /** call, cast, reply, info, system, exit… (the correlation processor's beam.message.kind). */
   kind: string;
   message: string;

@@ -211,7 +211,10 @@ export function createMcpServer(options: McpOptions): McpServer {
     outputSchema: { columns: z.array(z.string()), rows: z.array(z.array(z.unknown())), truncated: z.boolean() },
     annotations: { readOnlyHint: true },
   }, async ({ sql }) => {
-    const result = await queryArchive(options.archive, sql);
+    // The sandbox's refusals name --unsafe, a flag of the CLI an assistant cannot pass: without it.
+    const result = await queryArchive(options.archive, sql).catch((error: unknown) => {
+      throw error instanceof Error ? new Error(error.message.replace(/; use --unsafe\b.*$/s, '')) : error;
+    });
     const truncated = result.rows.length > maxRows;
     return answer({ columns: result.columns, rows: truncated ? result.rows.slice(0, maxRows) : result.rows, truncated });
   });

@@ -82,6 +82,8 @@ describe('inspect over the archive of a real Elixir crash', () => {
     assert.ok(story.lastMessages.some((m) => m.message === CRASH_CHAIN_POISON && m.from === run.pids.b));
     assert.deepEqual(story.restarts, [{ supervisor: run.pids.sup, oldPid: run.pids.c, newPid: run.pids.cNew, initialCall: "'Elixir.CrashChain.C':init/1" }]);
     assert.deepEqual(story.diedNext, []);
+    // The call C was in when it died: the poison's handling, in error.
+    assert.deepEqual(story.openSpans.map((s) => [s.name, s.pid, s.status]), [['CrashChain.C handle_cast apply_discount', run.pids.c, 'error']]);
     assert.equal(story.causedBy, null);
     assert.ok(story.trace && story.trace.spans >= 5 && story.trace.processes >= 3, JSON.stringify(story.trace));
     // C was watched: the state it had when the poison came, the last of its six recorded changes.
@@ -131,8 +133,10 @@ describe('inspect over the archive of a real Elixir crash', () => {
     assert.match(missing.stderr, /no archive at/);
     // Later than the crash: nothing; a node that is not there: nothing.
     const later = cli(['inspect', 'crashes', '--since=-1s', '--archive', run.archive, '--format', 'json']);
+    assert.equal(later.status, 0, later.stderr);
     assert.deepEqual(JSON.parse(later.stdout), []);
     const other = cli(['inspect', 'crashes', '--node', 'other@host', '--archive', run.archive, '--format', 'json']);
+    assert.equal(other.status, 0, other.stderr);
     assert.deepEqual(JSON.parse(other.stdout), []);
   });
 });

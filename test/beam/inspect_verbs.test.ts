@@ -200,9 +200,14 @@ describe('inspect process, processes, state, trace, messages over a real Elixir 
     // After the crash the state is the last one C had, and it says so.
     const dead = json<StateAt>(['state', run.pids.c, '--at', isoOf(t + 1n)]);
     assert.deepEqual([dead.state, dead.exitedAt?.unixNano], [s.state, t.toString()]);
-    // Before the first recorded change: the state the watch began with.
-    const first = json<StateAt>(['state', run.pids.c, '--at', isoOf(t - 60_000_000_000n)]);
-    assert.deepEqual([first.state, first.change, first.next?.seq], ['%{discounts: [], ledger: []}', null, 1]);
+    // Before the first recorded change (after the attach saw C): the state the watch began with.
+    const timeline = json<ProcessTimeline>(['process', run.pids.c, '--limit', '10000']);
+    const firstChange = BigInt(timeline.entries.find((e) => e.kind === 'state')?.time.unixNano ?? '0');
+    const first = json<StateAt>(['state', run.pids.c, '--at', isoOf(firstChange - 1n)]);
+    assert.deepEqual([first.state, first.change, first.next?.seq, first.next?.time.unixNano], ['%{discounts: [], ledger: []}', null, 1, firstChange.toString()]);
+    // Before anything of C was recorded (a minute before the crash): not known.
+    const unknown = json<StateAt>(['state', run.pids.c, '--at', isoOf(t - 60_000_000_000n)]);
+    assert.deepEqual([unknown.state, unknown.change, unknown.next?.seq], [null, null, 1]);
     // By name, now: the restarted C with the one order it served.
     const now = json<StateAt>(['state', 'CrashChain.C']);
     assert.deepEqual([now.pid, now.state, now.change?.seq, now.changes], [run.pids.cNew, '%{discounts: [], ledger: [{"order-5", 2000}]}', 2, 2]);
@@ -230,15 +235,28 @@ describe('inspect process, processes, state, trace, messages over a real Elixir 
       ...ORDERS.flatMap(() => [['A', 'CrashChain.A handle_call order'], ['B', 'CrashChain.B handle_call price'], ['C', 'CrashChain.C handle_call total']]),
       ['A', 'CrashChain.A handle_call discount'], ['B', 'CrashChain.B handle_call discount'],
     ]);
-    // Tree order: every span right after its parent's subtree began, one deeper.
+    // Tree order: each span after its parent, one deeper, with only the parent's descendants between them
+    // (a subtree is contiguous), and siblings by start.
     const at = new Map(view.spans.map((s, i) => [s.spanId, i]));
-    for (const s of view.spans) {
+    const byId = new Map(view.spans.map((s) => [s.spanId, s]));
+    const under = (s: (typeof view.spans)[number], ancestor: string): boolean => {
+      for (let p = s.parentSpanId; p !== null; p = byId.get(p)?.parentSpanId ?? null) if (p === ancestor) return true;
+      return false;
+    };
+    let checked = 0;
+    view.spans.forEach((s, i) => {
       const p = s.parentSpanId === null ? undefined : at.get(s.parentSpanId);
-      if (p !== undefined) {
-        assert.ok(p < (at.get(s.spanId) ?? 0));
-        assert.equal(s.depth, view.spans[p].depth + 1);
-      }
-    }
+      if (p === undefined) return assert.equal(s.depth, 0);
+      assert.ok(p < i);
+      assert.equal(s.depth, view.spans[p].depth + 1);
+      for (let j = p + 1; j < i; j++) assert.ok(under(view.spans[j], view.spans[p].spanId), `${view.spans[j].name} between ${view.spans[p].name} and its child ${s.name}`);
+      checked++;
+    });
+    assert.ok(checked >= 40, `${checked} parent links checked`);
+    const siblings = new Map<string | null, bigint[]>();
+    for (const s of view.spans) siblings.set(s.parentSpanId, [...(siblings.get(s.parentSpanId) ?? []), BigInt(s.start.unixNano)]);
+    for (const starts of siblings.values()) assert.deepEqual(starts, [...starts].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+    assert.equal(view.total, view.spans.length);
     assert.equal(view.errors, view.spans.filter((s) => s.status === 'error').length);
     assert.deepEqual(view.lanes.slice(0, 4).map((l) => [l.pid, l.name]), [[client, null], [a, 'Elixir.CrashChain.A'], [b, 'Elixir.CrashChain.B'], [c, 'Elixir.CrashChain.C']]);
     const text = table(['trace', view.traceId]);
@@ -250,6 +268,42 @@ describe('inspect process, processes, state, trace, messages over a real Elixir 
     const bad = await tool('trace', { trace_id: 'nope' });
     assert.equal(bad.isError, true);
     assert.match(bad.content[0].text ?? '', /trace_id/);
+  });
+
+  it('names mean the process that had them at the time asked about; bad arguments are refused with the reason', async () => {
+    const t = await crashNs();
+    const beforeCrash = json<ProcessTimeline>(['process', 'CrashChain.C', '--to', isoOf(t - 1n), '--limit', '1']);
+    assert.equal(beforeCrash.process.pid, run.pids.c);
+    const state = json<StateAt>(['state', 'Elixir.CrashChain.C', '--at', isoOf(t - 1n)]);
+    assert.equal(state.pid, run.pids.c);
+    // A time before the name was taken at all: its latest holder (the name is not unknown, just later).
+    const early = json<StateAt>(['state', 'CrashChain.C', '--at', isoOf(t - 3_600_000_000_000n)]);
+    assert.equal(early.pid, run.pids.cNew);
+    const messages = json<MessageSequence>(['messages', 'CrashChain.B', 'CrashChain.C', '--to', isoOf(t - 1n)]);
+    assert.ok(messages.messages.some((m) => m.message === CRASH_CHAIN_POISON && m.to === run.pids.c));
+    // A relative time after a space, as people type it.
+    const relative = cli(['inspect', 'processes', '--at', '-1s', '--archive', run.archive, '--format', 'json']);
+    assert.equal(relative.status, 0, relative.stderr);
+    const refused: Array<[string[], RegExp]> = [
+      [['state', run.pids.c, '--at', '2026-02-30T00:00:00Z'], /--at "2026-02-30T00:00:00Z" is not a time/],
+      [['process', run.pids.c, '--from', isoOf(t), '--to', isoOf(t - 1n)], /--from is later than --to/],
+      [['messages', run.pids.a, run.pids.a], /is named twice/],
+      [['messages', run.pids.a], /inspect messages needs two or more PIDs/],
+      [['processes'], /inspect processes needs --at T/],
+      [['trace', 'nothex'], /"nothex" is not a trace id/],
+      [['process', "'); DROP TABLE events; --"], /no process registered as '\); DROP TABLE events; --/],
+      [['crash', 'latest', '--daemon', 'notaurl'], /--daemon "notaurl" is not a URL/],
+      [['process', run.pids.c, '--limit', '0'], /--limit "0" must be a whole number/],
+    ];
+    for (const [args, reason] of refused) {
+      const r = cli(['inspect', ...args, '--archive', run.archive]);
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, reason);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+    // The trace id as printed elsewhere in capitals is the same trace.
+    const crash = json<Array<{ traceId: string }>>(['crashes'])[0];
+    assert.equal(json<TraceView>(['trace', crash.traceId.toUpperCase()]).traceId, crash.traceId);
   });
 
   it('anomalies: none in this run (no anomaly processor in the default pipeline), as an empty list in both faces', async () => {

@@ -142,10 +142,18 @@ service:
     const ok = await call('query_sql', { sql: "SELECT count(*)::INTEGER AS n FROM events WHERE type = 'process.crash'" });
     assert.equal(ok.isError, undefined, JSON.stringify(ok.content));
     assert.deepEqual(ok.structuredContent, { columns: ['n'], rows: [[1]], truncated: false });
-    for (const sql of ["SELECT * FROM read_csv('/etc/passwd')", "COPY (SELECT 1) TO '/tmp/scope-mcp-out.csv'", "ATTACH '/tmp/x.db'", 'SELECT 1; SELECT 2']) {
+    const refusals: Array<[string, RegExp]> = [
+      ["SELECT * FROM read_csv('/etc/passwd')", /file access outside the archive is disabled \(read_csv/],
+      ["COPY (SELECT 1) TO '/tmp/scope-mcp-out.csv'", /only one read-only statement is allowed/],
+      ["ATTACH '/tmp/x.db'", /only one read-only statement is allowed/],
+      ['SELECT 1; SELECT 2', /only one read-only statement is allowed \(found 2/],
+    ];
+    for (const [sql, reason] of refusals) {
       const r = await call('query_sql', { sql });
       assert.equal(r.isError, true, sql);
-      assert.ok((r.content[0].text ?? '').length > 10, `a reason for ${sql}`);
+      assert.match(r.content[0].text ?? '', reason);
+      // The CLI's way out is no way out for an assistant: not offered.
+      assert.doesNotMatch(r.content[0].text ?? '', /--unsafe/);
     }
     const many = await call('query_sql', { sql: 'SELECT * FROM range(5000)' });
     const m = many.structuredContent as { rows: unknown[]; truncated: boolean };
