@@ -21,45 +21,50 @@ import { VERSION } from './version.js';
 const HELP = `scope-pipeline ${VERSION}: an observability and debugging pipeline for BEAM systems
 
 Usage:
-  scope-pipeline [--config FILE]...          run the pipeline (default: the bundled config/pipeline.yaml)
-  scope-pipeline validate --config FILE...   check a config; exit 0 when valid, 1 when not
-  scope-pipeline print-config --config FILE... print the config as resolved (env expanded, defaults applied,
-                                             secret values shown as [REDACTED])
-  scope-pipeline components                  list every registered component type
+  scope-pipeline [--config FILE]...
+      run the pipeline (default: the bundled config/pipeline.yaml)
+  scope-pipeline validate --config FILE...
+      check a config; exit 0 when valid, 1 when not
+  scope-pipeline print-config --config FILE...
+      print the config as resolved (env expanded, defaults applied, secrets as [REDACTED])
+  scope-pipeline components
+      list every registered component type
   scope-pipeline query --archive DIR [--format table|json|csv] "SQL"
-                                             run one read-only SQL statement over a Parquet archive
-                                             (views spans, events, metrics; no other file access)
+      run one read-only SQL statement over a Parquet archive (views spans, events, metrics;
+      no other file access)
   scope-pipeline inspect crashes [--since T] [--node NODE]
-                                             the archive's crashes: root causes, what they took down under them
-  scope-pipeline inspect crash PID|latest    one crash's story: reason, poison message and its sender, stack,
-                                             last messages, open calls, cascade, restarts, trace
+      the archive's crashes: root causes, what they took down under them
+  scope-pipeline inspect crash PID|latest
+      one crash's story: reason, poison message and its sender, stack, last messages, open calls,
+      the state before, cascade, restarts, trace
   scope-pipeline inspect process PID [--from T] [--to T]
-                                             a process's life: spawn, names, links, messages in and out, calls,
-                                             state changes, exit (PID or a registered name)
-  scope-pipeline inspect processes --at T    the process tree alive at T, under spawners and supervisors
-  scope-pipeline inspect state PID [--at T]  a watched GenServer's state at T and the change that led to it
+      a process's life: spawn, names, links, messages in and out, calls, state changes, exit
+      (PID: a pid or a registered name)
+  scope-pipeline inspect processes --at T
+      the process tree alive at T, under spawners and supervisors
+  scope-pipeline inspect state PID [--at T]
+      a watched GenServer's state at T and the change that led to it
   scope-pipeline inspect trace TRACE_ID|--latest-error
-                                             a trace as a waterfall, a lane per process
+      a trace as a waterfall, a lane per process
   scope-pipeline inspect messages PID PID... [--from T] [--to T]
-                                             a message sequence chart between processes
+      a message sequence chart between processes
   scope-pipeline inspect anomalies [--since T]
-                                             what the anomaly processor flagged, newest first
+      what the anomaly processor flagged, newest first
   scope-pipeline inspect test-case PID [--out DIR]
-                                             an ExUnit test replaying a watched GenServer's recorded history
+      an ExUnit test replaying a watched GenServer's recorded history
   scope-pipeline mcp [--archive DIR] [--daemon URL]
-                                             a Model Context Protocol server on stdio: the inspect verbs
-                                             as tools, and query_sql (sandboxed as query)
+      a Model Context Protocol server on stdio: the inspect verbs as tools, and query_sql
   scope-pipeline beam-path [--format text|erl|elixir|json]
-                                             compile beam-receiver (ScopeBeam) with the Elixir on PATH and print
-                                             the absolute paths to load it into a node: -pa flags for erl and
-                                             elixir/iex, code:add_pathsa/1, Code.prepend_path/1
+      compile beam-receiver (ScopeBeam) with the Elixir on PATH and print the absolute paths
+      to load it into a node: -pa flags for erl and elixir/iex, code:add_pathsa/1,
+      Code.prepend_path/1
 
 Options:
   -c, --config FILE    a YAML config; repeat it to merge files, later ones override earlier
   --log-level LEVEL    debug, info, warn or error (overrides service.telemetry.logs.level)
-  --archive DIR        query, inspect: the parquet exporter's path (inspect: default ./data/archive)
+  --archive DIR        query, inspect, mcp: the parquet exporter's path (default ./data/archive)
   --format FORMAT      query: table (default), json (one array of row objects) or csv;
-                       inspect: table (default) or json (the inspection layer's result)
+                       inspect: table (default) or json (the inspection layer's result);
                        beam-path: text (default), erl or elixir (the -pa flags alone), json
   --since T            inspect: from this time on: RFC 3339 or relative (-5m, -2h, -1d)
   --from T, --to T     inspect process, messages: only between these times
@@ -68,9 +73,9 @@ Options:
   --limit N            inspect: at most N crashes, entries, messages or anomalies
   --latest-error       inspect trace: the trace of the latest span that ended in error
   --out DIR            inspect test-case: write the test file into DIR instead of printing it
-  --daemon URL         inspect: also the running daemon's live window (its inspector extension's endpoint,
-                       e.g. http://127.0.0.1:4320): what happened seconds ago, before any file rolled
-  --token TOKEN        inspect --daemon: the inspector's bearer token (default: SCOPE_INSPECTOR_TOKEN)
+  --daemon URL         inspect, mcp: also the running daemon's live window (its inspector
+                       extension, e.g. http://127.0.0.1:4320): seconds ago, before any file rolled
+  --token TOKEN        inspect, mcp --daemon: the inspector's token (default SCOPE_INSPECTOR_TOKEN)
   --unsafe             query: no sandbox (any statement, any file, extensions, network)
   --show-secrets       print-config: print secret values instead of [REDACTED]
   -h, --help           this text
@@ -131,6 +136,9 @@ function crashSite(stack: string | undefined): { where?: string; kind?: string; 
   return out;
 }
 
+/** A second identical signal sooner than this after the first is the same request delivered twice (npm forwards it). */
+const SIGNAL_ECHO_MS = 150;
+
 async function run(files: string[], logLevel: LogLevel | undefined): Promise<void> {
   const config = await load(files);
   const logger = createLogger({ level: logLevel ?? config.service.telemetry.logs.level });
@@ -157,7 +165,12 @@ async function run(files: string[], logLevel: LogLevel | undefined): Promise<voi
       process.exit(1);
     });
   };
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
   const stop = (signal: NodeJS.Signals): void => {
+    // Ctrl-C under `npm start` arrives twice at once: from the terminal (to the whole process group) and
+    // forwarded by npm. A repeat within 150 ms is that echo, not a person asking to stop now.
+    if (firstSignal && firstSignal.signal === signal && Date.now() - firstSignal.at < SIGNAL_ECHO_MS) return;
+    firstSignal ??= { signal, at: Date.now() };
     if (stopping) {
       // Not process.exit(): it waits for worker threads, and one may be stuck writing to a full pipe.
       // Re-raising with the default action ends the process at once.
@@ -245,11 +258,23 @@ async function inspectCli(args: string[], options: Omit<InspectOptions, 'format'
   }
 }
 
+/** Options whose value may start with "-" (a relative time, --at -5m): joined to it, as --at=-5m, before parsing. */
+const TIME_OPTIONS = new Set(['--since', '--from', '--to', '--at']);
+
+function joinRelativeTimes(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (TIME_OPTIONS.has(argv[i]) && /^-\d/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinRelativeTimes(argv),
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c', multiple: true },
