@@ -3,7 +3,7 @@
  * into bench/data/trace-capture.bin, the input of the etf-decode benchmark.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ export const CAPTURE_FILE = join(BENCH_ROOT, 'data', 'trace-capture.bin');
 
 export function compileBeam(...modules: string[]): string {
   const out = mkdtempSync(join(tmpdir(), 'scope-bench-erl-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   execFileSync('erlc', ['-o', out, ...modules.map((m) => join(BENCH_ROOT, 'beam', `${m}.erl`))], { stdio: 'pipe' });
   return out;
 }

@@ -16,6 +16,18 @@ export function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
+const scratchDirs: string[] = [];
+/**
+ * A directory for the whole test file (compiled BEAM modules, certificates),
+ * removed when the test process exits — for what outlives any one test's hooks.
+ */
+export function processScratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (scratchDirs.length === 0) process.once('exit', () => scratchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  scratchDirs.push(dir);
+  return dir;
+}
+
 let seq = 0;
 export function event(overrides: Partial<ScopeEvent> = {}): ScopeEvent {
   seq++;

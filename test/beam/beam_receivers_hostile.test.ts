@@ -19,15 +19,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, createServer, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { deflateSync } from 'node:zlib';
 import { encodeTerm, type SimpleTerm } from '../../src/beam/encode.js';
 import { createPipeline, registerComponent, silentLogger, type Pipeline, type ScopeEvent } from '../../src/index.js';
-import { CLI, Collector, outputOf, promValue, ROOT, tempDir, until } from '../helpers.js';
+import { CLI, Collector, outputOf, processScratchDir, promValue, ROOT, tempDir, until } from '../helpers.js';
 import { compileErlang, freePort, startErl, type ErlNode } from './erl.js';
 import { traceFrame } from './trace_frames.js';
 
@@ -541,13 +540,13 @@ describe('beam_telemetry over TLS, a real Elixir forwarder (ScopeBeam.attach tls
   let certs: ReturnType<typeof makeCertificates>;
   const running: ChildProcessWithoutNullStreams[] = [];
   before(() => {
-    const build = mkdtempSync(join(tmpdir(), 'scope-beam-tls-'));
+    const build = processScratchDir('scope-beam-tls-');
     // Its own build path, so this never races another test file compiling beam-receiver.
     execFileSync('mix', ['compile'], { cwd: join(ROOT, 'beam-receiver'), env: { ...process.env, MIX_ENV: 'prod', HEX_OFFLINE: '1', MIX_BUILD_PATH: build }, stdio: 'pipe' });
     ebin = join(build, 'lib', 'scope_beam', 'ebin');
-    telemetryEbin = mkdtempSync(join(tmpdir(), 'scope-telemetry-'));
+    telemetryEbin = processScratchDir('scope-telemetry-');
     execFileSync('erlc', ['-o', telemetryEbin, join(ROOT, 'beam-receiver', 'test', 'support', 'telemetry.erl')], { stdio: 'pipe' });
-    certs = makeCertificates(mkdtempSync(join(tmpdir(), 'scope-certs-')));
+    certs = makeCertificates(processScratchDir('scope-certs-'));
   });
   after(() => {
     for (const c of running) if (c.exitCode === null) c.kill('SIGKILL');

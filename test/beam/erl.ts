@@ -1,16 +1,14 @@
 /** Real `erl` nodes for the BEAM tests. No erl means a failing test, never a skipped one. */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { until } from '../helpers.js';
+import { processScratchDir, until } from '../helpers.js';
 
 export const BEAM_TEST_SOURCES = fileURLToPath(new URL('../../../test/beam/', import.meta.url));
 
 /** Compiles Erlang modules from test/beam into a fresh directory and returns it. */
 export function compileErlang(...modules: string[]): string {
-  const out = mkdtempSync(join(tmpdir(), 'scope-erl-'));
+  const out = processScratchDir('scope-erl-');
   execFileSync('erlc', ['-o', out, ...modules.map((m) => join(BEAM_TEST_SOURCES, `${m}.erl`))], { stdio: 'pipe' });
   return out;
 }

@@ -10,11 +10,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipeline, registerComponent, silentLogger, type MetricPoint, type Pipeline, type ScopeEvent } from '../../src/index.js';
-import { Collector, freePort, ROOT, until } from '../helpers.js';
+import { Collector, freePort, processScratchDir, ROOT, until } from '../helpers.js';
 import { BEAM_TEST_SOURCES } from './erl.js';
 
 const sink = new Collector();
@@ -27,7 +25,7 @@ before(() => {
   // prod, so this file never builds into the same _build directory as another test file running beside it.
   execFileSync('mix', ['compile'], { cwd: BEAM_RECEIVER, env: { ...process.env, MIX_ENV: 'prod', HEX_OFFLINE: '1' }, stdio: 'pipe' });
   ebin = join(BEAM_RECEIVER, '_build', 'prod', 'lib', 'scope_beam', 'ebin');
-  telemetryEbin = mkdtempSync(join(tmpdir(), 'scope-telemetry-'));
+  telemetryEbin = processScratchDir('scope-telemetry-');
   execFileSync('erlc', ['-o', telemetryEbin, join(BEAM_RECEIVER, 'test', 'support', 'telemetry.erl')], { stdio: 'pipe' });
 });
 
