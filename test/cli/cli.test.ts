@@ -107,10 +107,20 @@ service:
     daemon.child.kill('SIGKILL');
     await daemon.exited();
     const fromRoot = startDaemonIn(ROOT, { SCOPE_ARCHIVE: archive });
-    await until(() => fromRoot.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
-    assert.match(fromRoot.stdout(), /event process\.exit shop@localhost <0\.95\.0>/);
+    await until(() => fromRoot.stdout().includes('CRASH'), 10_000, 'the demo\'s crash to be printed');
     fromRoot.child.kill('SIGINT');
     assert.equal((await fromRoot.exited()).code, 0, fromRoot.stderr());
+    // The console as a person reads it (debug verbosity basic): the crash as a block with the command that tells
+    // its story, the trace roots, and the raw events counted in one summary line (written at the end at the latest).
+    const out = fromRoot.stdout();
+    const crash = out.split('\n').filter((l) => l.includes('CRASH') || l.startsWith('    '));
+    assert.match(crash[0], /^\d{4}-\d{2}-\d{2} [\d:.]+  CRASH  <0\.95\.0> \(cart_42\) on shop@localhost$/);
+    assert.ok(crash.some((l) => /^ {4}poison +\{'\$gen_call',\{<0\.80\.0>,.*remove_item.* from <0\.80\.0>$/.test(l)), crash.join('\n'));
+    assert.ok(crash.some((l) => l === '    story      scope-pipeline inspect crash <0.95.0>'), crash.join('\n'));
+    assert.match(out, /  span  DELETE \/cart\/items\/:sku  [\d.]+ ms  shop  trace [0-9a-f]{8}  ERROR/);
+    assert.match(out, /^ {25}… since \d{2}:\d{2}:\d{2}: \d+ events, \d+ inner spans, 2 metric points \(message\.send/m);
+    assert.doesNotMatch(out, /event process\.exit|metric beam\.run_queue/, 'raw items only with verbosity normal or detailed');
+    for (const line of out.split('\n')) assert.ok([...line].length <= 100, `over 100 columns: ${line}`);
   });
 
   it('queries the archive the default pipeline wrote to ./data/archive', async (t) => {
@@ -118,7 +128,7 @@ service:
     const startedNs = BigInt(Date.now()) * 1_000_000n;
     const daemon = startDaemonIn(dir, { SCOPE_CAPTURE: join(ROOT, 'examples/demo-capture.jsonl') });
     t.after(() => daemon.child.kill('SIGKILL'));
-    await until(() => daemon.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture to be printed');
+    await until(() => daemon.stdout().includes('CRASH'), 10_000, 'the demo capture to be printed');
     daemon.child.kill('SIGINT');
     assert.equal((await daemon.exited()).code, 0, daemon.stderr());
     const query = (args: string[]) => {
@@ -155,7 +165,7 @@ service:
     // A second start keeps the first run's demo: its partitions are not older than the events' retention (24 h).
     const again = startDaemonIn(dir, { SCOPE_CAPTURE: join(ROOT, 'examples/demo-capture.jsonl') });
     t.after(() => again.child.kill('SIGKILL'));
-    await until(() => again.stdout().includes('metric beam.run_queue'), 10_000, 'the demo capture printed again');
+    await until(() => again.stdout().includes('CRASH'), 10_000, 'the demo capture printed again');
     again.child.kill('SIGINT');
     assert.equal((await again.exited()).code, 0, again.stderr());
     const both = query(['--format', 'json', "select count(*)::INTEGER as n from events where type = 'process.crash'"]);

@@ -34,7 +34,7 @@ registerComponent(defineExporter<{ mode: Mode }>({
         if (!failed) {
           failed = true;
           if (config.mode === 'throw') setImmediate(() => { throw new Error('crashing exporter: thrown outside any call'); });
-          else if (config.mode === 'builtin') setImmediate(() => renderBatch(null as unknown as Batch, 'text', 'basic'));
+          else if (config.mode === 'builtin') setImmediate(() => renderBatch(null as unknown as Batch, 'text', 'normal'));
           else void Promise.reject(new Error('crashing exporter: a promise nobody awaited'));
         }
         return { ok: true };

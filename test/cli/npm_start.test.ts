@@ -32,7 +32,7 @@ describe('npm start', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     await until(() => out.includes('pipeline started'), 30_000, `the pipeline to start:\n${out}`);
-    await until(() => out.includes('process.crash'), 15_000, `the demo's crash printed:\n${out}`);
+    await until(() => out.includes('CRASH'), 15_000, `the demo's crash printed:\n${out}`);
     process.kill(-group, 'SIGINT');
     const [code, signal] = await exited;
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, out.slice(-3000));

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readableLines, Tally } from '../../src/exporters/debug/readable.js';
 import { formatNanos, renderBatch } from '../../src/exporters/debug/render.js';
 import { parseJsonLine } from '../../src/model/jsonl.js';
 import type { Batch, MetricPoint, ScopeEvent, Span } from '../../src/model/types.js';
@@ -48,7 +49,7 @@ describe('formatNanos', () => {
 });
 
 describe('renderBatch json', () => {
-  const text = renderBatch(batch, 'json', 'basic');
+  const text = renderBatch(batch, 'json', 'normal');
   const lines = text.split('\n');
 
   it('writes one line per item, ending in a newline', () => {
@@ -69,8 +70,8 @@ describe('renderBatch json', () => {
 });
 
 describe('renderBatch text', () => {
-  it('basic writes one line per item with its essentials', () => {
-    const text = renderBatch(batch, 'text', 'basic');
+  it('normal writes one line per item with its essentials', () => {
+    const text = renderBatch(batch, 'text', 'normal');
     assert.ok(text.endsWith('\n'));
     const lines = text.trimEnd().split('\n');
     assert.equal(lines.length, itemCount);
@@ -101,9 +102,56 @@ describe('renderBatch text', () => {
 
   it('writes nothing for an empty batch', () => {
     for (const format of ['text', 'json'] as const) {
-      for (const verbosity of ['basic', 'detailed'] as const) {
+      for (const verbosity of ['normal', 'detailed'] as const) {
         assert.equal(renderBatch({ events: [], spans: [], metrics: [] }, format, verbosity), '');
       }
     }
+  });
+});
+
+describe('readable text (verbosity basic)', () => {
+  const crash: ScopeEvent = {
+    id: 'c1', type: 'process.crash', schemaVersion: 1, time: T, source: { node: 'app@host', component: 'correlation' }, pid: '<0.95.0>',
+    attributes: {
+      'beam.registered_name': 'Elixir.Shop.Cart', 'beam.reason': '{badarg,[]}', 'scope.crash.root_cause': true,
+      'scope.crash.poison_message': '{remove,1}', 'scope.crash.poison_sender': '<0.80.0>',
+      'scope.crash.stack': ['Shop.Cart.handle_call/3 (lib/cart.ex:12)', 'gen_server:try_handle_call/4 (gen_server.erl:1149)', 'x'],
+      'scope.crash.restarts': [{ supervisor: '<0.70.0>', old_pid: '<0.95.0>', new_pid: '<0.99.0>' }],
+      'scope.crash.died_next': [{ pid: '<0.96.0>' }],
+    },
+  };
+  const anomaly: ScopeEvent = {
+    id: 'a1', type: 'anomaly.detected', schemaVersion: 1, time: T, source: { node: 'app@host', component: 'anomaly' },
+    attributes: { 'anomaly.kind': 'latency', 'anomaly.key': 'shop GET /', 'anomaly.score': 2.5, 'anomaly.observed': 900, 'anomaly.expected': 40 },
+  };
+  const stamp = formatNanos(T).slice(0, 23).replace('T', ' ');
+
+  it('shows a crash as a block, an anomaly and the root and error spans as lines; counts the rest', () => {
+    const tally = new Tally();
+    const inner: Span = { ...span, spanId: 'aaaaaaaaaaaaaaaa', status: { code: 'ok' } };
+    const root: Span = { ...span, parentSpanId: undefined, status: { code: 'unset' } };
+    const lines = readableLines({ events: [event, crash, anomaly, event], spans: [inner, root, span], metrics: [metric, metric] }, tally);
+    assert.deepEqual(lines, [
+      `${stamp}  CRASH  <0.95.0> (Shop.Cart) on app@host`,
+      '    reason     {badarg,[]}',
+      '    poison     {remove,1} from <0.80.0>',
+      '    where      Shop.Cart.handle_call/3 (lib/cart.ex:12)',
+      '    restarted  by <0.70.0> as <0.99.0>',
+      '    took down  1 more process',
+      '    story      scope-pipeline inspect crash <0.95.0>',
+      `${stamp}  ANOMALY  latency  shop GET / score 2.50 (observed 900, expected 40)`,
+      `${stamp}  span  GET /users/:id  1.5 ms  shop  trace ${span.traceId.slice(0, 8)}`,
+      `${stamp}  span  GET /users/:id  1.5 ms  shop  trace ${span.traceId.slice(0, 8)}  ERROR boom`,
+    ]);
+    const summary = tally.take(Number(T / 1_000_000n));
+    assert.equal(summary, `${' '.repeat(23)}  … since ${formatNanos(T).slice(11, 19)}: 2 events, 1 inner spans, 2 metric points (message.send 2)`);
+    assert.equal(tally.empty, true, 'cleared once written');
+  });
+
+  it('keeps every line within 100 columns', () => {
+    const long: ScopeEvent = { ...crash, attributes: { ...crash.attributes, 'beam.reason': 'x'.repeat(500), 'scope.crash.poison_message': 'y\n'.repeat(300) } };
+    const lines = readableLines({ events: [long], spans: [{ ...span, name: 'n'.repeat(300) }], metrics: [] }, new Tally());
+    for (const line of lines) assert.ok([...line].length <= 100, line);
+    assert.ok(lines.every((l) => !l.includes('\n')));
   });
 });

@@ -48,11 +48,11 @@ describe('regressions', () => {
     assert.match(problems(base('').replace('service: {', 'service: {telemetry: {metrics: {endpoint: ":99999"}}, '))[0], /service\.telemetry\.metrics\.endpoint: must be host:port/);
   });
 
-  it('keeps one line per item in basic text even when a value holds a newline', () => {
+  it('keeps one line per item in normal text even when a value holds a newline', () => {
     const text = renderBatch({
       events: [{ id: 'e', type: 'custom.x', schemaVersion: 1, time: 1n, source: { node: 'n', component: 'c' }, attributes: { m: 'a\nb' } }],
       spans: [], metrics: [],
-    }, 'text', 'basic');
+    }, 'text', 'normal');
     assert.equal(text.split('\n').filter(Boolean).length, 1);
     assert.match(text, /m="a\\nb"/);
   });

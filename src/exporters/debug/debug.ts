@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import type { ComponentContext, Exporter, ExportResult } from '../../component/types.js';
 import type { Batch } from '../../model/types.js';
 import type { DebugConfig } from './config.js';
+import { parseDuration } from '../../config/units.js';
+import { readableLines, Tally } from './readable.js';
 import { renderBatch } from './render.js';
 
 export class DebugExporter implements Exporter {
@@ -11,11 +13,28 @@ export class DebugExporter implements Exporter {
   private file?: WriteStream;
   private streamError?: Error;
   private stopped = false;
+  /** verbosity basic: what was counted, not shown, and the timer writing it. */
+  private readonly tally = new Tally();
+  private summaryTimer?: NodeJS.Timeout;
+  private tallySinceMs = Date.now();
+  private readonly summaryMs: number;
 
   constructor(
     private readonly config: DebugConfig,
     private readonly ctx: ComponentContext,
-  ) {}
+  ) {
+    this.summaryMs = parseDuration(config.summary_interval);
+  }
+
+  private get readable(): boolean {
+    return this.config.format === 'text' && this.config.verbosity === 'basic';
+  }
+
+  private writeSummary(): void {
+    if (this.tally.empty || !this.stream || this.streamError) return;
+    this.stream.write(`${this.tally.take(this.tallySinceMs)}\n`);
+    this.tallySinceMs = Date.now();
+  }
 
   async start(): Promise<void> {
     if (this.config.path && this.config.path !== '-') {
@@ -30,13 +49,19 @@ export class DebugExporter implements Exporter {
     } else {
       this.stream = process.stdout;
     }
+    if (this.readable) {
+      this.summaryTimer = setInterval(() => this.writeSummary(), this.summaryMs);
+      this.summaryTimer.unref();
+    }
   }
 
   async export(batch: Batch): Promise<ExportResult> {
     const stream = this.stream;
     if (!stream || this.stopped) return { ok: false, retryable: false, error: new Error('debug exporter is not started') };
     if (this.streamError) return { ok: false, retryable: false, error: this.streamError };
-    const text = renderBatch(batch, this.config.format, this.config.verbosity);
+    const text = this.readable
+      ? readableLines(batch, this.tally).map((l) => `${l}\n`).join('')
+      : renderBatch(batch, this.config.format, this.config.verbosity === 'detailed' ? 'detailed' : 'normal');
     if (text.length === 0) return { ok: true };
     if (!stream.write(text)) {
       // Respect the stream's backpressure: the queue in front of us holds the rest.
@@ -50,6 +75,9 @@ export class DebugExporter implements Exporter {
 
   async shutdown(): Promise<void> {
     if (this.stopped) return;
+    clearInterval(this.summaryTimer);
+    // What was counted since the last summary line is not lost at the end.
+    if (this.readable) this.writeSummary();
     this.stopped = true;
     const file = this.file;
     this.file = undefined;

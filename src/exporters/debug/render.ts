@@ -53,7 +53,8 @@ function pretty(json: string): string {
   return JSON.stringify(JSON.parse(json), null, 2);
 }
 
-export function renderBatch(batch: Batch, format: 'text' | 'json', verbosity: 'basic' | 'detailed'): string {
+/** Every item rendered (json, or text at normal or detailed verbosity; basic is readable.ts, which keeps a tally). */
+export function renderBatch(batch: Batch, format: 'text' | 'json', verbosity: 'normal' | 'detailed'): string {
   const lines: string[] = [];
   if (format === 'json') {
     for (const e of batch.events) lines.push(eventToJson(e));
