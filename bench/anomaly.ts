@@ -8,6 +8,10 @@
  * the detections, false positives per million normal items; throughput with
  * every kind on; and heap with 1 M distinct keys offered (max_keys 10 000).
  * Goal: precision and recall ≥ 0.9 per kind, ≤ 10 false positives per million.
+ * Then span ranking under contamination: keys in which some spans are many
+ * times slower from the key's first span on; all spans ranked by
+ * scope.anomaly.score, precision at k = the number injected (goal ≥ 0.9 on the
+ * issue's case: 3 % of spans 10–30× slower).
  */
 import type { AnomalyConfig } from '../src/processors/anomaly/config.js';
 import { AnomalyScorer, type AnomalyKind } from '../src/processors/anomaly/anomaly.js';
@@ -43,6 +47,99 @@ export const defaultConfig = (): AnomalyConfig => ({
 });
 
 interface Fault { kind: AnomalyKind; key: string; fromS: number; toS: number }
+
+export interface Contamination {
+  /** Spans in the key, evenly over `seconds` of event time (two 5-minute windows by default). */
+  spans?: number;
+  seconds?: number;
+  /** The share of spans made `lo`–`hi` times slower (uniform), randomly interleaved from the first span. */
+  share?: number;
+  lo?: number;
+  hi?: number;
+  /** σ of the ordinary spans' log duration around a 10 ms median. */
+  sigma?: number;
+  /** The share of ordinary spans in a second, fast mode at 0.2× (cache hits): a key that is not log-normal. */
+  fast?: number;
+}
+
+/** A key contaminated from its first span (seeded): its spans in order and the injected ones. */
+export function contaminatedKey(seed: number, c: Contamination = {}): { spans: Span[]; injected: Set<Span> } {
+  const { spans: count = 6000, seconds = 600, share = 0.03, lo = 10, hi = 30, sigma = 0.3, fast = 0 } = c;
+  const random = prng(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+  const spans: Span[] = [];
+  const injected = new Set<Span>();
+  for (let i = 0; i < count; i++) {
+    const slow = random() < share;
+    const mode = fast > 0 && random() < fast ? 0.2 : 1;
+    const micros = 10_000 * mode * Math.exp(sigma * gauss()) * (slow ? lo + random() * (hi - lo) : 1);
+    const start = T0 + BigInt(Math.round((i * seconds * 1e9) / count));
+    const span: Span = {
+      traceId: `c${seed}`.padEnd(16, '0') + i.toString(16).padStart(16, '0'), spanId: i.toString(16).padStart(16, '0'), name: 'GET /contaminated', spanKind: 'server',
+      startTimeUnixNano: start, endTimeUnixNano: start + BigInt(Math.round(micros * 1000)),
+      attributes: {}, events: [], links: [], status: { code: 'unset' }, resource: { 'service.name': 'shop', 'beam.node': 'shop@host' },
+    };
+    spans.push(span);
+    if (slow) injected.add(span);
+  }
+  return { spans, injected };
+}
+
+/**
+ * All spans ranked by scope.anomaly.score (unscored last), ties broken against the injected ones: the share
+ * of the top k = |injected| that are injected and scored.
+ */
+export function precisionAtK(spans: Span[], injected: Set<Span>): number {
+  const score = (s: Span): number => (typeof s.attributes['scope.anomaly.score'] === 'number' ? s.attributes['scope.anomaly.score'] : -1);
+  const ranked = [...spans].sort((a, b) => score(b) - score(a) || Number(injected.has(a)) - Number(injected.has(b)));
+  const k = injected.size;
+  return ranked.slice(0, k).filter((s) => injected.has(s) && score(s) >= 0).length / k;
+}
+
+/** The same ranking by duration alone, after the warm-up (min_samples spans no baseline could score): the ceiling. */
+export function oracleAtK(spans: Span[], injected: Set<Span>, warmup: number): number {
+  const duration = (s: Span): number => Number(s.endTimeUnixNano - s.startTimeUnixNano);
+  return [...spans.slice(warmup)].sort((a, b) => duration(b) - duration(a)).slice(0, injected.size).filter((s) => injected.has(s)).length / injected.size;
+}
+
+/** Scores the key's spans through a fresh scorer, in batches of 500. */
+export function scoreKey(spans: Span[], config = defaultConfig()): { detections: number } {
+  const scorer = new AnomalyScorer(config, {
+    component: 'anomaly', bucketNs: () => 10_000_000_000n, windowNs: 300_000_000_000n, eventEveryMs: 0,
+    onDetection: () => undefined, onEvict: () => undefined,
+  });
+  let detections = 0;
+  for (let i = 0; i < spans.length; i += 500) {
+    detections += scorer.process({ events: [], spans: spans.slice(i, i + 500), metrics: [] }, 0).events.filter((e) => e.type === 'anomaly.detected').length;
+  }
+  return { detections };
+}
+
+export const CONTAMINATION_CASES: Array<{ name: string; c: Contamination }> = [
+  { name: '3 % of spans 10–30× slower (the issue\'s case)', c: {} },
+  { name: '10 % of spans 10–30× slower', c: { share: 0.1 } },
+  { name: '30 % of spans 10–30× slower', c: { share: 0.3 } },
+  { name: '3 % of spans 3–6× slower', c: { lo: 3, hi: 6 } },
+  { name: '3 % 10–30× slower, σ = 0.8', c: { sigma: 0.8 } },
+  { name: '3 % 10–30× slower, 30 % of spans in a fast mode (0.2×)', c: { fast: 0.3 } },
+];
+const CONTAMINATION_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+
+function contamination(): Array<{ case: string; contamination: Contamination; seeds: number[]; precision_at_k: number[]; mean: number; min: number; oracle_mean: number; latency_detections: number }> {
+  return CONTAMINATION_CASES.map(({ name, c }) => {
+    const precision: number[] = [];
+    const oracle: number[] = [];
+    let detections = 0;
+    for (const seed of CONTAMINATION_SEEDS) {
+      const { spans, injected } = contaminatedKey(seed, c);
+      detections += scoreKey(spans).detections;
+      precision.push(precisionAtK(spans, injected));
+      oracle.push(oracleAtK(spans, injected, defaultConfig().latency.min_samples));
+    }
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return { case: name, contamination: c, seeds: CONTAMINATION_SEEDS, precision_at_k: precision, mean: mean(precision), min: Math.min(...precision), oracle_mean: mean(oracle), latency_detections: detections };
+  });
+}
 
 /** The fault schedule: 5 of each kind, spread over the hour, after a 20-minute warm-up. */
 function schedule(): Fault[] {
@@ -198,6 +295,7 @@ export async function run(): Promise<string> {
   gc?.();
   const heapAt1M = process.memoryUsage().heapUsed / 2 ** 20;
 
+  const ranking = contamination();
   const throughput = series('anomaly, all kinds on', 'items/s', [items / seconds]);
   writeResult('anomaly', {
     generator: { seed: SEED, items, normal_items: normal, injected_items: injected, event_time_seconds: DURATION_S, span_keys: KEYS, schedule: faults },
@@ -207,6 +305,7 @@ export async function run(): Promise<string> {
     false_positives_per_million: fpPerMillion,
     throughput,
     churn: { distinct_keys_offered: 1_000_000, max_keys: 10_000, evicted, heap_mib_at_100k: heapAt100k, heap_mib_at_1m: heapAt1M },
+    contamination: { spans_per_key: 6000, event_time_seconds: 600, median_ms: 10, ranking },
   });
   const pct = (x: number): string => x.toFixed(2);
   return [
@@ -219,5 +318,11 @@ export async function run(): Promise<string> {
     `false positives: ${falsePositives} (${fpPerMillion.toFixed(2)} per million normal items)`,
     `throughput, all kinds on: ${(items / seconds / 1e3).toFixed(0)} k items/s`,
     `1 M distinct keys offered (max_keys 10 000): ${evicted} evicted, heap ${heapAt100k.toFixed(0)} MiB after 100 k, ${heapAt1M.toFixed(0)} MiB after 1 M`,
+    '',
+    `span ranking under contamination: one key of 6000 spans (10 ms median, 10 minutes), contaminated from its first span; all spans ranked by scope.anomaly.score, precision at k = number injected, ${CONTAMINATION_SEEDS.length} seeds; ceiling = ranking by duration after the ${defaultConfig().latency.min_samples}-span warm-up`,
+    '',
+    '| key | precision@k mean | min | ceiling | regression detections |',
+    '|---|---|---|---|---|',
+    ...ranking.map((r) => `| ${r.case} | ${pct(r.mean)} | ${pct(r.min)} | ${pct(r.oracle_mean)} | ${r.latency_detections} |`),
   ].join('\n');
 }

@@ -1,9 +1,12 @@
 /**
  * Streaming anomaly scoring. Per key, in bounded memory:
- * - latency: a DDSketch of the key's previous window is the baseline; a span
- *   beyond its quantile gets a score (log10 of how many times beyond, capped at
- *   1); a regression is detected when too many of a key's recent spans are
- *   beyond it (binomial ≈ Poisson tail below p_value);
+ * - latency: a DDSketch of the key's previous window is the baseline; its
+ *   robust reference (the quantile of the log-normal with the sketch's median
+ *   and MAD of log duration, which a slow minority does not move) is what a
+ *   span is compared to; a span beyond it gets a score, 1 - reference/duration
+ *   (in (0, 1), rising without a cap so spans rank); a regression is detected
+ *   when too many of a key's recent spans are beyond it against the baseline's
+ *   own share beyond it (binomial ≈ Poisson tail below p_value);
  * - bursts (errors and crashes, messages per sender, spawns per parent): a
  *   bucket's count against an EWMA of past buckets, by a Poisson tail;
  * - growth (mailboxes, process memory): a sampled value that rose in each of
@@ -30,16 +33,142 @@ export interface AnomalyOptions {
 
 type Sketch = DDSketch;
 const newSketch = (): Sketch => new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: 0.02, binLimit: 256 }) as unknown as Sketch;
+/**
+ * 256 bins at 2 % relative accuracy span a factor of about 28 000; beyond that the sketch folds its lowest
+ * bins together, and one span a million times slower would fold the key's median into a bin. So a sketch
+ * records durations clamped to [center / CLAMP, center × CLAMP] (a factor of 22 500) around the key's
+ * median (the first span's, then the sketch's own until the first baseline): an outlier still counts,
+ * beyond any reference, and is scored on its true duration.
+ */
+const CLAMP = 150;
 
 interface LatencyKey {
   current: Sketch;
   baseline?: Sketch;
   windowStart: bigint;
-  /** The reference quantile in µs, or NaN before warm-up. */
+  /** The reference quantile in µs (robust: see reference()), or NaN before warm-up. */
   threshold: number;
+  /** The reference sketch's own share of spans beyond threshold, at least 1 - quantile: the expected rate of "beyond". */
+  share: number;
+  /** The reference's median in µs (the first span's duration before one), the middle of what the sketch records. */
+  center: number;
   sinceRecompute: number;
   checked: number;
   beyond: number;
+}
+
+/** Φ⁻¹(p), the standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  if (p <= 0) return -Infinity;
+  if (p >= 1) return Infinity;
+  const low = 0.02425;
+  if (p < low || p > 1 - low) {
+    const q = Math.sqrt(-2 * Math.log(p < low ? p : 1 - p));
+    const x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    return p < low ? x : -x;
+  }
+  const q = p - 0.5;
+  const r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/** The spread of log duration never counts as less than the sketch's resolution (2 % relative accuracy). */
+const MIN_LOG_SPREAD = 0.02;
+
+const Z75 = 0.6744897501960817;
+
+let scratchLogs = new Float64Array(512);
+let scratchCounts = new Float64Array(512);
+
+/**
+ * The sketch's non-empty bins as (log value, count), ascending, in scratch arrays reused from call to call
+ * (zeros and negatives, never accepted, as 1 µs). The sketch's mapping is logarithmic: a bin's log value is
+ * the first one's plus a constant step per key.
+ */
+function bins(sketch: Sketch): { logs: Float64Array; counts: Float64Array; length: number; total: number } {
+  const store = sketch.store;
+  if (scratchLogs.length < store.bins.length + 1) {
+    scratchLogs = new Float64Array(store.bins.length + 1);
+    scratchCounts = new Float64Array(store.bins.length + 1);
+  }
+  const logs = scratchLogs;
+  const counts = scratchCounts;
+  let length = 0;
+  let total = 0;
+  const low = sketch.zeroCount + sketch.negativeStore.count;
+  if (low > 0) {
+    logs[length] = 0;
+    counts[length++] = low;
+    total += low;
+  }
+  const first = Math.log(sketch.mapping.value(store.offset));
+  const step = Math.log(sketch.mapping.value(store.offset + 1)) - first;
+  for (let i = 0; i < store.bins.length; i++) {
+    const c = store.bins[i];
+    if (c > 0) {
+      logs[length] = first + i * step;
+      counts[length++] = c;
+      total += c;
+    }
+  }
+  return { logs, counts, length, total };
+}
+
+/**
+ * The weighted median of |logs[i] - center| (logs ascending, center = logs[mid]): the deviations rise
+ * outwards on both sides of mid, so the two sides are merged from mid outwards, without sorting.
+ */
+function medianDeviation(logs: Float64Array, counts: Float64Array, length: number, total: number, mid: number): number {
+  const center = logs[mid];
+  let seen = counts[mid];
+  let deviation = 0;
+  let left = mid - 1;
+  let right = mid + 1;
+  while (seen < total / 2 && (left >= 0 || right < length)) {
+    const dl = left >= 0 ? center - logs[left] : Infinity;
+    const dr = right < length ? logs[right] - center : Infinity;
+    if (dl <= dr) {
+      seen += counts[left--];
+      deviation = dl;
+    } else {
+      seen += counts[right++];
+      deviation = dr;
+    }
+  }
+  return deviation;
+}
+
+/** The index of the bin holding quantile q (logs ascending). */
+function quantileIndex(counts: Float64Array, length: number, total: number, q: number): number {
+  let seen = 0;
+  for (let i = 0; i < length; i++) {
+    seen += counts[i];
+    if (seen >= total * q) return i;
+  }
+  return length - 1;
+}
+
+/**
+ * A sketch's reference for `quantile`, robust to a slow minority: the quantile of the log-normal whose
+ * median is the sketch's median and whose σ is the median absolute deviation of log duration / 0.6745.
+ * Median and MAD stand until half the spans are outliers: a few percent many times slower from the start
+ * barely move them, while the sketch's own p99 would sit inside that slow population. With it, the
+ * sketch's own share of spans beyond it (at least 1 - quantile): the rate a regression is tested against,
+ * so a key whose tail is heavier than log-normal, or that always had a slow path, is not a regression.
+ */
+export function reference(sketch: Sketch, quantile: number): { threshold: number; share: number; center: number } {
+  const { logs, counts, length, total } = bins(sketch);
+  const mid = quantileIndex(counts, length, total, 0.5);
+  const median = logs[mid];
+  const sigma = Math.max(MIN_LOG_SPREAD, medianDeviation(logs, counts, length, total, mid) / Z75);
+  const logThreshold = median + sigma * normalQuantile(quantile);
+  let beyond = 0;
+  for (let i = 0; i < length; i++) if (logs[i] > logThreshold) beyond += counts[i];
+  return { threshold: Math.exp(logThreshold), share: Math.max(1 - quantile, beyond / total), center: Math.exp(median) };
 }
 
 interface BurstKey {
@@ -122,7 +251,7 @@ export class AnomalyScorer {
     const micros = Number(s.endTimeUnixNano - s.startTimeUnixNano) / 1000 + 1;
     let k = this.latency.get(name);
     if (!k) {
-      k = { current: newSketch(), windowStart: s.startTimeUnixNano, threshold: Number.NaN, sinceRecompute: 0, checked: 0, beyond: 0 };
+      k = { current: newSketch(), windowStart: s.startTimeUnixNano, threshold: Number.NaN, share: 1 - cfg.quantile, center: Math.max(micros, 1), sinceRecompute: 0, checked: 0, beyond: 0 };
       this.latency.set(name, k);
     } else {
       this.latency.touch(name, k);
@@ -132,29 +261,31 @@ export class AnomalyScorer {
       k.baseline = k.current;
       k.current = newSketch();
       k.windowStart = s.startTimeUnixNano;
-      k.threshold = k.baseline.getValueAtQuantile(cfg.quantile);
+      Object.assign(k, reference(k.baseline, cfg.quantile));
     }
     // Before a full window, the key's own first window is its baseline once warm.
     if (!k.baseline && k.current.count >= cfg.min_samples && (Number.isNaN(k.threshold) || ++k.sinceRecompute >= 256)) {
-      k.threshold = k.current.getValueAtQuantile(cfg.quantile);
+      Object.assign(k, reference(k.current, cfg.quantile));
       k.sinceRecompute = 0;
     }
     if (!Number.isNaN(k.threshold)) {
       k.checked++;
       if (micros > k.threshold) {
         k.beyond++;
-        const score = Math.min(1, Math.log10(micros / k.threshold));
+        // 1 - expected/observed: 0.5 at twice the reference, 0.9 at ten times, 0.99 at a hundred; never 1, so
+        // spans far beyond rank above those just beyond (rounded to 1e-6, not into ties).
+        const score = Math.round((1 - k.threshold / micros) * 1e6) / 1e6;
         if (score > 0) {
           s.attributes = {
             ...s.attributes,
-            'scope.anomaly.score': Math.round(score * 1000) / 1000,
+            'scope.anomaly.score': score,
             'scope.anomaly.reason': 'latency',
             'scope.anomaly.expected': `p${cfg.quantile * 100}=${(k.threshold / 1000).toFixed(3)}ms`,
           };
         }
       }
       if (k.checked >= cfg.check_every) {
-        const expected = k.checked * (1 - cfg.quantile);
+        const expected = k.checked * k.share;
         const p = poissonTail(k.beyond, expected);
         if (p < cfg.p_value) {
           this.detect('latency', name, s.endTimeUnixNano, node, {
@@ -168,7 +299,11 @@ export class AnomalyScorer {
         k.beyond = 0;
       }
     }
-    k.current.accept(micros);
+    // Until the first baseline the center is the sketch's own median, re-read at 4, 8, 16, … spans (the first
+    // span may itself be an outlier).
+    const n = k.current.count;
+    if (Number.isNaN(k.threshold) && n >= 4 && (n & (n - 1)) === 0) k.center = k.current.getValueAtQuantile(0.5);
+    k.current.accept(Math.min(Math.max(micros, k.center / CLAMP, 1), k.center * CLAMP));
   }
 
   // --- bursts --------------------------------------------------------------------
@@ -299,7 +434,8 @@ export class AnomalyScorer {
       const ref = baseline && baseline.count >= this.config.latency.min_samples ? baseline : current.count >= this.config.latency.min_samples ? current : undefined;
       this.latency.set(item.key, {
         current, ...(baseline ? { baseline } : {}), windowStart: BigInt(item.windowStart),
-        threshold: ref ? ref.getValueAtQuantile(q) : Number.NaN, sinceRecompute: 0, checked: 0, beyond: 0,
+        ...(ref ? reference(ref, q) : { threshold: Number.NaN, share: 1 - q, center: current.count > 0 ? current.getValueAtQuantile(0.5) : 1 }),
+        sinceRecompute: 0, checked: 0, beyond: 0,
       });
     }
     return data.latency.length;

@@ -30,13 +30,13 @@ export const anomalyConfigSchema: JsonSchema = {
   properties: {
     latency: {
       type: 'object', additionalProperties: false, default: {},
-      description: 'Span latency per service.name + span name against a DDSketch baseline of the key\'s previous window.',
+      description: 'Span latency per service.name + span name against a DDSketch baseline of the key\'s previous window (its median and median absolute deviation of log duration, robust to a slow minority).',
       properties: {
         enabled: { type: 'boolean', default: true, description: 'Score span latency.' },
         min_samples: { type: 'integer', minimum: 10, default: 200, description: 'Spans a key needs before any score is given (warm-up).' },
         window: { type: 'string', format: 'duration', default: '5m', description: 'Baseline window (event time): each window\'s sketch becomes the next one\'s baseline.' },
-        quantile: { type: 'number', minimum: 0.5, maximum: 0.9999, default: 0.99, description: 'The baseline quantile a duration is compared to (scope.anomaly.expected).' },
-        p_value: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 1e-6, description: 'A regression is detected when the share of spans above the quantile, among the last check_every of a key, is that improbable.' },
+        quantile: { type: 'number', minimum: 0.5, maximum: 0.9999, default: 0.99, description: 'The quantile a duration is compared to (scope.anomaly.expected): of the log-normal with the baseline\'s median and MAD of log duration, so a few percent of much slower spans do not raise it.' },
+        p_value: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 1e-6, description: 'A regression is detected when the share of spans above the quantile, among the last check_every of a key, is that improbable given the baseline\'s own share above it (at least 1 - quantile).' },
         check_every: { type: 'integer', minimum: 5, default: 50, description: 'Spans per key between regression checks.' },
       },
     },
