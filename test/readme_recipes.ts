@@ -3,10 +3,33 @@
  * before them (`<!-- recipe: NAME … -->`), so a test runs what the README
  * says, as written.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
+
+/**
+ * A project in `work` with scope-pipeline installed from `npm pack`'s tarball
+ * (the published files only), its dependencies linked from this checkout's
+ * node_modules, and the bin linked as npm install does; returns the project
+ * and the package directories.
+ */
+export function installPacked(work: string): { project: string; pkg: string } {
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ filename: string }>;
+  const project = join(work, 'project');
+  const modules = join(project, 'node_modules');
+  mkdirSync(join(modules, '.bin'), { recursive: true });
+  execFileSync('tar', ['xzf', join(work, packed[0].filename), '-C', modules]);
+  const pkg = join(modules, 'scope-pipeline');
+  execFileSync('mv', [join(modules, 'package'), pkg]);
+  for (const name of readdirSync(join(ROOT, 'node_modules'))) {
+    if (name !== '.bin' && !name.startsWith('.') && name !== 'scope-pipeline') symlinkSync(join(ROOT, 'node_modules', name), join(modules, name));
+  }
+  chmodSync(join(pkg, 'build/src/cli.js'), 0o755);
+  symlinkSync('../scope-pipeline/build/src/cli.js', join(modules, '.bin', 'scope-pipeline'));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { 'scope-pipeline': '*' } }));
+  return { project, pkg };
+}
 
 /** The text of the fenced block after `<!-- recipe: NAME` in `file` (relative to the repository), indentation taken off. */
 export function recipe(file: string, name: string): string {

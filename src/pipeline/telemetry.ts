@@ -125,7 +125,7 @@ export class SelfTelemetry implements PipelineMetrics {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics or /healthz\n');
       }
     });
-    const address = await listen(server, port, host);
+    const address = await listen(server, port, host, 'service.telemetry.metrics.endpoint');
     // After listening, an accept error (EMFILE in a connection flood) is logged, never an uncaught exception.
     let warned = false;
     server.on('error', (error) => {

@@ -13,11 +13,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
-import { recipeLines, typeInto, type Typed } from '../readme_recipes.js';
+import { installPacked, recipeLines, typeInto, type Typed } from '../readme_recipes.js';
 
 const README = 'beam-receiver/README.md';
 const BEAM_PATH = recipeLines(README, 'beam-path');
@@ -33,20 +33,7 @@ const running: Typed[] = [];
 before(() => {
   work = mkdtempSync(join(tmpdir(), 'scope-beam-path-'));
   chmodSync(work, 0o755); // another user runs the command in it below
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ filename: string }>;
-  project = join(work, 'project');
-  const modules = join(project, 'node_modules');
-  mkdirSync(join(modules, '.bin'), { recursive: true });
-  execFileSync('tar', ['xzf', join(work, packed[0].filename), '-C', modules]);
-  pkg = join(modules, 'scope-pipeline');
-  execFileSync('mv', [join(modules, 'package'), pkg]);
-  for (const name of readdirSync(join(ROOT, 'node_modules'))) {
-    if (name !== '.bin' && !name.startsWith('.') && name !== 'scope-pipeline') symlinkSync(join(ROOT, 'node_modules', name), join(modules, name));
-  }
-  // What npm install does with the package's bin.
-  chmodSync(join(pkg, 'build/src/cli.js'), 0o755);
-  symlinkSync('../scope-pipeline/build/src/cli.js', join(modules, '.bin', 'scope-pipeline'));
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: { 'scope-pipeline': '*' } }));
+  ({ project, pkg } = installPacked(work));
 });
 
 after(async () => {

@@ -52,7 +52,7 @@ export class InspectorExtension implements Extension {
     server.on('drop', () => this.refused.add(1, { extension: this.ctx.id, reason: 'too_many_connections' }));
     server.on('error', (error) => this.ctx.logger.error('inspector server error', { error: error.message }));
     const { host, port } = parseEndpoint(this.config.endpoint);
-    const address = await listen(server, port, host);
+    const address = await listen(server, port, host, `extensions.${this.ctx.id}.endpoint`);
     this.server = server;
     this.ctx.logger.info('inspector live window listening', { endpoint: `http://${address.address}:${address.port}`, window: this.config.window });
   }

@@ -478,7 +478,7 @@ export class BeamTelemetryReceiver implements Receiver {
       }
     }
     const { host, port } = parseEndpoint(this.config.endpoint);
-    await listen(server, port, host);
+    await listen(server, port, host, `receivers.${this.ctx.id}.endpoint`);
     // After listening, the errors left are accept() failing (EMFILE when the rest of the process took the
     // descriptors, ENFILE, ENOBUFS): the connection is lost, we count it and go on listening.
     server.on('error', (error: NodeJS.ErrnoException) => {

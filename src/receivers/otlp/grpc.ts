@@ -109,7 +109,7 @@ export class OtlpGrpcServer {
     });
     listener.maxConnections = this.config.max_connections;
     const { host, port } = parseEndpoint(this.config.endpoint);
-    const address = await listen(listener, port, host);
+    const address = await listen(listener, port, host, `receivers.${this.ctx.id}.protocols.grpc.endpoint`);
     connections.watch(listener);
     this.server = server;
     this.listener = listener;

@@ -126,7 +126,7 @@ export class OtlpReceiver implements Receiver {
     if (http.tls) {
       server.on('tlsClientError', (error: Error, socket: TLSSocket) => connections.refused('tls_handshake', socket.remoteAddress, error.message));
     }
-    const address = await listen(server, port, host);
+    const address = await listen(server, port, host, `receivers.${this.ctx.id}.protocols.http.endpoint`);
     connections.watch(server);
     this.server = server;
     this.connections = connections;
