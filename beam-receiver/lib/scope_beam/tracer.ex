@@ -123,12 +123,18 @@ defmodule ScopeBeam.Tracer do
   the node; none of its safety limits either):
 
       iex> ScopeBeam.Tracer.dbg_one_liner(4711)
-      "dbg:tracer(port, dbg:trace_port(ip, {4711, 50000})), dbg:p(all, [send, 'receive', procs, timestamp]), dbg:p(self(), clear)."
+      "dbg:tracer(port, dbg:trace_port(ip, {4711, 50000})), dbg:p(existing, [send, 'receive', procs, call, set_on_spawn, timestamp]), [erlang:trace(P, false, [all]) || P <- [self(), element(2, process_info(self(), parent)), whereis(dbg)]]."
+
+  It traces the processes running now and, through `set_on_spawn`, what they
+  start later; then takes the trace off the process that evaluates it, its
+  shell and dbg itself (a shell's evaluators and readers would otherwise show
+  up as crashes). Add `dbg:tpl(Module, x).` per module whose calls you want.
   """
   @spec dbg_one_liner(0..65_535, pos_integer()) :: String.t()
   def dbg_one_liner(port \\ 4711, queue_size \\ 50_000)
       when is_integer(port) and is_integer(queue_size) do
     "dbg:tracer(port, dbg:trace_port(ip, {#{port}, #{queue_size}})), " <>
-      "dbg:p(all, [send, 'receive', procs, timestamp]), dbg:p(self(), clear)."
+      "dbg:p(existing, [send, 'receive', procs, call, set_on_spawn, timestamp]), " <>
+      "[erlang:trace(P, false, [all]) || P <- [self(), element(2, process_info(self(), parent)), whereis(dbg)]]."
   end
 end

@@ -488,23 +488,43 @@ defmodule ScopeBeam.TracerTest do
 
       assert line ==
                "dbg:tracer(port, dbg:trace_port(ip, {4711, 50000})), " <>
-                 "dbg:p(all, [send, 'receive', procs, timestamp]), dbg:p(self(), clear)."
+                 "dbg:p(existing, [send, 'receive', procs, call, set_on_spawn, timestamp]), " <>
+                 "[erlang:trace(P, false, [all]) || P <- [self(), element(2, process_info(self(), parent)), whereis(dbg)]]."
 
       assert File.read!("README.md") =~ line
+
+      # A process alive before the line (traced, as existing) that spawns one after it (traced through set_on_spawn).
+      parent = self()
+
+      existing =
+        spawn(fn ->
+          receive do
+            :spawn -> send(parent, {:child, spawn(fn -> Process.sleep(:infinity) end)})
+          end
+
+          Process.sleep(:infinity)
+        end)
 
       # Evaluate it as plain Erlang would (on a free port), then clean up.
       {:ok, tokens, _} = :erl_scan.string(String.to_charlist(Tracer.dbg_one_liner(0)))
       {:ok, exprs} = :erl_parse.parse_exprs(tokens)
 
       try do
-        assert {:value, {:ok, _matched}, _} = :erl_eval.exprs(exprs, [])
+        # erlang:trace/3 answers how many processes it changed: one each.
+        assert {:value, [1, 1, 1], _} = :erl_eval.exprs(exprs, [])
         assert {:ok, lp} = :dbg.trace_port_control(node(), :get_listen_port)
         assert is_integer(lp) and lp > 0
-        # Every process but the one that typed it (the shell) is traced.
+        # The process that typed it, the one that started it (a shell) and dbg are not traced.
         assert flags(self()) == {:flags, []}
-        other = spawn_tracee()
-        assert {:flags, set} = flags(other)
-        assert :send in set and :receive in set and :procs in set
+        {:parent, starter} = Process.info(self(), :parent)
+        assert flags(starter) == {:flags, []}
+        assert flags(Process.whereis(:dbg)) == {:flags, []}
+        assert {:flags, set} = flags(existing)
+        assert :send in set and :receive in set and :procs in set and :call in set and :set_on_spawn in set
+        send(existing, :spawn)
+        assert_receive {:child, child}
+        assert {:flags, child_set} = flags(child)
+        assert :send in child_set and :procs in child_set
       after
         :dbg.stop()
       end
