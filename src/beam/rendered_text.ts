@@ -168,3 +168,11 @@ export function messageLabel(kind: string, message: string): string {
   }
   return message;
 }
+
+/** A received message as one reads it: `call {total,…}`, `cast {record,…}`, or the message itself. */
+export function receivedLabel(message: string): string {
+  const call = genCall(message);
+  if (call) return `call ${call.request}`;
+  const cast = genCast(message);
+  return cast === null ? message : `cast ${cast}`;
+}

@@ -2,6 +2,7 @@
  * The inspection layer's answers as terminal text: at most 100 columns, long
  * terms cut with "…", colour only when asked (a TTY without NO_COLOR).
  */
+import { receivedLabel } from '../beam/rendered_text.js';
 import type { CrashStory, CrashSummary, SpanRef } from './types.js';
 
 export const WIDTH = 100;
@@ -91,9 +92,9 @@ export function crashText(story: CrashStory, style: Style = plain): string {
   }
   if (story.lastMessages.length > 0) {
     out.push('  last messages');
-    for (const m of story.lastMessages.slice(-8)) out.push(`    ${fit(`${m.from ? `${m.from} → ` : ''}${m.message}`, WIDTH - 4)}`);
+    for (const m of story.lastMessages.slice(-8)) out.push(`    ${fit(`${m.from ? `${m.from} → ` : ''}${receivedLabel(m.message)}`, WIDTH - 4)}`);
   }
-  if (story.stateBefore) out.push(field('state before', `${story.stateBefore.state} (#${story.stateBefore.seq})`));
+  if (story.stateBefore) out.push(field('state before', `#${story.stateBefore.seq}: ${story.stateBefore.state}`));
   if (story.openSpans.length > 0) {
     out.push('  open calls');
     for (const s of story.openSpans) out.push(`    ${fit(spanText(s), WIDTH - 4)}`);
