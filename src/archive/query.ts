@@ -58,14 +58,21 @@ function emptyView(table: TableName): string {
   return emptySelect<unknown>(columns as never);
 }
 
-/** The SELECT a table's view is: its layouts' files, unioned by column name. */
+/**
+ * The SELECT a table's view is: the table's current columns (no rows), then
+ * its layouts' files, unioned by column name. So the view has every column in
+ * the table's order (partition keys and `attr_*` after them), and a column
+ * added after some files were written reads NULL in those files, even when no
+ * file has it yet.
+ */
 function viewSource(root: string, table: TableName): string {
   const globs = layoutGlobs(tableDir(root, table));
   if (globs.length === 0) return emptyView(table);
   // The `table=` directory level is the view's own name, not a column worth keeping.
-  return globs
-    .map((glob) => `SELECT * EXCLUDE ("table") FROM read_parquet(${quote(glob)}, hive_partitioning = true, union_by_name = true)`)
-    .join(' UNION ALL BY NAME ');
+  return [
+    `(${emptyView(table)})`,
+    ...globs.map((glob) => `SELECT * EXCLUDE ("table") FROM read_parquet(${quote(glob)}, hive_partitioning = true, union_by_name = true)`),
+  ].join(' UNION ALL BY NAME ');
 }
 
 /** `spans`, `events` and `metrics` as views over the archive at `root` (the inspection layer uses them too). */

@@ -7,7 +7,11 @@
 import type { SchemaElement } from 'hyparquet-writer';
 import type { AttributeValue, Attributes, MetricPoint, ScopeEvent, Span } from '../model/types.js';
 
-/** Bumped when a column changes meaning or type; recorded in every file's metadata. */
+/**
+ * Bumped when a column changes meaning or type; recorded in every file's
+ * metadata. Not when a column is added: readers union files by column name,
+ * and a file without the column reads NULL there.
+ */
 export const ARCHIVE_SCHEMA_VERSION = 1;
 export const SCHEMA_VERSION_KEY = 'scope.archive.schema_version';
 
@@ -126,6 +130,47 @@ function promoted<T>(keys: readonly string[], attributes: (item: T) => Attribute
 
 const text = (v: AttributeValue | undefined): string | null => (typeof v === 'string' ? v : v === undefined || v === null ? null : String(v));
 
+/**
+ * The event attribute keys asked about most, each also a VARCHAR column of
+ * its own named after it (`beam.peer_pid` → `beam_peer_pid`; the value as
+ * promotedText gives it), so the common questions need no JSON operator. The
+ * `attributes` document keeps every key, these included. Files written before
+ * a column existed read it as NULL (the views union by name).
+ *
+ * `distinct`: nearly every value differs (rendered messages, refs), so the
+ * column is written PLAIN, without a dictionary or min/max statistics.
+ */
+export const EVENT_KEY_COLUMNS: ReadonlyArray<{ key: string; distinct: boolean }> = [
+  // The other process of a send, spawn, link or port event: who sent to X, X's children and links.
+  { key: 'beam.peer_pid', distinct: false },
+  // The function of a call, return or exception, and a spawn's entry point: what ran, what is slow.
+  { key: 'beam.mfa', distinct: false },
+  // Why a process exited or a function raised (and a crash's reason): grouping exits and crashes.
+  { key: 'beam.reason', distinct: false },
+  // A sent or received message, rendered: what was in flight, matching receives to sends.
+  { key: 'beam.message', distinct: true },
+  // call, cast, reply, exit, down, info…: the protocol of a message, for filtering GenServer traffic.
+  { key: 'beam.message.kind', distinct: false },
+  // The ref pairing a gen call with its reply: joining a call's send to the reply that answered it.
+  { key: 'beam.call.tag', distinct: true },
+  // The name a process registered (register events, attach snapshots, crashes): resolving names to pids.
+  { key: 'beam.registered_name', distinct: false },
+  // What a process was started as (snapshots, crashes): which kind of process, whatever its pid.
+  { key: 'beam.initial_call', distinct: false },
+];
+
+/** `beam.peer_pid` → `beam_peer_pid`: the column an EVENT_KEY_COLUMNS key has. */
+export function keyColumnName(key: string): string {
+  return key.replace(/[^A-Za-z0-9]+/g, '_');
+}
+
+function keyColumn(key: string, distinct: boolean): Column<ScopeEvent> {
+  const column = leaf<ScopeEvent>(str(keyColumnName(key), 'OPTIONAL'), 'VARCHAR', (e) => promotedText(e.attributes[key]));
+  return distinct ? { ...column, statistics: false, unique: true } : column;
+}
+
+const EVENT_KEY_COLUMN_DEFS = EVENT_KEY_COLUMNS.map(({ key, distinct }) => keyColumn(key, distinct));
+
 export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
   return [
     leaf(str('trace_id'), 'VARCHAR', (s) => s.traceId),
@@ -181,6 +226,7 @@ export function eventColumns(promote: readonly string[] = []): Column<ScopeEvent
     leaf(str('trace_id', 'OPTIONAL'), 'VARCHAR', (e) => e.traceId ?? null),
     leaf(str('span_id', 'OPTIONAL'), 'VARCHAR', (e) => e.spanId ?? null),
     leaf(str('causation_id', 'OPTIONAL'), 'VARCHAR', (e) => e.causationId ?? null),
+    ...EVENT_KEY_COLUMN_DEFS,
     leaf(json('attributes'), 'JSON', (e) => jsonText(e.attributes)),
     leaf(json('body', 'OPTIONAL'), 'JSON', (e) => jsonText(e.body)),
     leaf(json('resource_attributes', 'OPTIONAL'), 'JSON', (e) => (e.resource ? jsonText(e.resource) : null)),

@@ -57,6 +57,10 @@ function makeEvent(i: number): ScopeEvent {
     ...(i % 13 === 0 ? { causationId: `ev-${hex(i - 1, 8)}` } : {}),
     attributes: {
       'beam.mfa': `'Elixir.Shop':f/${i % 4}`, 'beam.peer_pid': '<0.81.0>', 'beam.message': i % 5 === 0 ? `{"naïve 🚀",${i}}` : `{ping,${i}}`,
+      ...(i % 3 === 0 ? { 'beam.message.kind': 'call', 'beam.call.tag': `#Ref<0.1.2.${i}>` } : {}),
+      // Not a string: the column has it printed (a list or map as JSON).
+      ...(i % 4 === 0 ? { 'beam.reason': i % 8 === 0 ? i : ['shutdown', { n: i }] } : {}),
+      ...(i % 6 === 0 ? { 'beam.registered_name': `worker_${i % 10}`, 'beam.initial_call': `'Elixir.Shop.Worker':init/1` } : {}),
       n: i, big: '90071992547409930', list: [1, 2.5, 'x'],
     },
     ...(i % 17 === 0 ? { body: { text: `body ${i}`, bytes: new Uint8Array([1, 2, i & 255]) } } : {}),
@@ -170,8 +174,10 @@ describe('parquet exporter', () => {
 
     const events = await queryArchive(archive, `
       SELECT id, type, schema_version, epoch_ns(time)::VARCHAR, node, app, component, pid, trace_id, span_id, causation_id,
-             attributes::VARCHAR, body::VARCHAR, resource_attributes::VARCHAR, attr_beam_mfa
+             attributes::VARCHAR, body::VARCHAR, resource_attributes::VARCHAR,
+             beam_peer_pid, beam_mfa, beam_reason, beam_message, beam_message_kind, beam_call_tag, beam_registered_name, beam_initial_call
       FROM events ORDER BY id`);
+    const keyColumn = (v: unknown): string | null => (v === undefined ? null : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));
     assert.equal(events.rows.length, COUNT);
     for (let i = 0; i < COUNT; i++) {
       const e = makeEvent(i);
@@ -179,11 +185,13 @@ describe('parquet exporter', () => {
       assert.deepEqual({
         id: row[0], type: row[1], schemaVersion: row[2], time: BigInt(String(row[3])), node: row[4], app: row[5], component: row[6],
         pid: row[7], traceId: row[8], spanId: row[9], causationId: row[10], attributes: parseJson(row[11]), body: parseJson(row[12]),
-        resource: row[13], mfa: row[14],
+        resource: row[13], keys: row.slice(14),
       }, {
         id: e.id, type: e.type, schemaVersion: 1, time: e.time, node: e.source.node, app: nullable(e.source.app), component: 'jsonl',
         pid: nullable(e.pid), traceId: nullable(e.traceId), spanId: nullable(e.spanId), causationId: nullable(e.causationId),
-        attributes: e.attributes, body: e.body, resource: null, mfa: e.attributes['beam.mfa'],
+        attributes: e.attributes, body: e.body, resource: null,
+        keys: ['beam.peer_pid', 'beam.mfa', 'beam.reason', 'beam.message', 'beam.message.kind', 'beam.call.tag', 'beam.registered_name', 'beam.initial_call']
+          .map((k) => keyColumn(e.attributes[k])),
       }, `event ${i}`);
     }
 

@@ -59,7 +59,7 @@ export const parquetExporterConfigSchema: JsonSchema = {
       description: 'Attribute keys that also get their own text column `attr_<key>` (dots become underscores), for fast filters.',
       properties: {
         spans: keyList('Span attribute keys to promote.', ['http.request.method', 'http.route', 'http.response.status_code', 'db.system', 'error.type']),
-        events: keyList('Event attribute keys to promote.', ['beam.mfa']),
+        events: keyList('Event attribute keys to promote (beam.mfa, beam.peer_pid and the other hot BEAM keys have beam_* columns of their own already).', []),
         metrics: keyList('Metric point attribute keys to promote.', []),
       },
     },
