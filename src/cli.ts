@@ -270,11 +270,23 @@ function joinRelativeTimes(argv: string[]): string[] {
   return out;
 }
 
+/**
+ * An argument that starts with "-" but holds a space or a line break is no
+ * option: SQL opening with a `-- comment`. It is set aside before parsing and
+ * put back among the positionals after.
+ */
+function setAsideText(argv: string[]): { args: string[]; restore(positionals: string[]): string[] } {
+  const kept: string[] = [];
+  const args = argv.map((a) => (a.startsWith('-') && /\s/.test(a) ? `\u0000${kept.push(a) - 1}` : a));
+  return { args, restore: (positionals) => positionals.map((p) => (p.startsWith('\u0000') ? kept[Number(p.slice(1))] : p)) };
+}
+
 async function main(argv: string[]): Promise<void> {
+  const text = setAsideText(joinRelativeTimes(argv));
   let parsed;
   try {
     parsed = parseArgs({
-      args: joinRelativeTimes(argv),
+      args: text.args,
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c', multiple: true },
@@ -300,7 +312,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     fail(`${(error as Error).message}\n\n${HELP}`);
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
+  const positionals = text.restore(parsed.positionals);
   if (values.help) return void process.stdout.write(HELP + '\n');
   if (values.version) return void process.stdout.write(VERSION + '\n');
   const level = values['log-level'];

@@ -155,6 +155,9 @@ service:
     const csv = query(['--format', 'csv', 'select name, value from metrics order by name']);
     assert.equal(csv.code, 0, csv.stderr);
     assert.equal(csv.stdout, 'name,value\nbeam.process.message_queue_len,12\nbeam.run_queue,3\n');
+    // SQL that opens with a comment is the statement, not an option.
+    const commented = query(['--format', 'csv', "-- the crash\nselect pid from events where type = 'process.crash'"]);
+    assert.equal(commented.stdout, 'pid\n<0.95.0>\n', commented.stderr);
     const bad = query(['select nope from spans']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /scope-pipeline: .*"nope" not found/);
