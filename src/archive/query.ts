@@ -25,6 +25,8 @@ export type Cell = string | number | boolean | null | Cell[] | { [key: string]: 
 export interface QueryResult {
   columns: string[];
   rows: Cell[][];
+  /** With maxRows: there were more rows than these. */
+  truncated?: boolean;
 }
 
 /**
@@ -83,6 +85,11 @@ export async function defineViews(connection: DuckDBConnection, root: string, pr
 export interface QueryOptions {
   /** Run the SQL without the sandbox: any number of statements, any file, extensions, settings. */
   unsafe?: boolean;
+  /**
+   * Read at most this many rows (streamed: a larger result is never held).
+   * The result then carries `truncated` when there were more.
+   */
+  maxRows?: number;
 }
 
 /**
@@ -105,12 +112,17 @@ export async function queryArchive(root: string, sql: string, options: QueryOpti
       await lockDown(connection, [archive], spill);
       const prepared = await preparedReadOnly(connection, sql);
       try {
-        reader = await prepared.runAndReadAll();
+        // One row past the cap tells whether the result was cut.
+        reader = options.maxRows === undefined ? await prepared.runAndReadAll() : await prepared.streamAndReadUntil(options.maxRows + 1);
       } finally {
         prepared.destroySync();
       }
     }
-    return { columns: reader.columnNames(), rows: reader.getRowsJson() as Cell[][] };
+    const rows = reader.getRowsJson() as Cell[][];
+    if (options.maxRows !== undefined && rows.length > options.maxRows) {
+      return { columns: reader.columnNames(), rows: rows.slice(0, options.maxRows), truncated: true };
+    }
+    return { columns: reader.columnNames(), rows };
   } catch (error) {
     throw queryError(error, sql);
   } finally {

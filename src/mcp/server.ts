@@ -212,11 +212,11 @@ export function createMcpServer(options: McpOptions): McpServer {
     annotations: { readOnlyHint: true },
   }, async ({ sql }) => {
     // The sandbox's refusals name --unsafe, a flag of the CLI an assistant cannot pass: without it.
-    const result = await queryArchive(options.archive, sql).catch((error: unknown) => {
+    // Streamed up to the cap: a SELECT * over the whole archive is never held in memory.
+    const result = await queryArchive(options.archive, sql, { maxRows }).catch((error: unknown) => {
       throw error instanceof Error ? new Error(error.message.replace(/; use --unsafe\b.*$/s, '')) : error;
     });
-    const truncated = result.rows.length > maxRows;
-    return answer({ columns: result.columns, rows: truncated ? result.rows.slice(0, maxRows) : result.rows, truncated });
+    return answer({ columns: result.columns, rows: result.rows, truncated: result.truncated === true });
   });
   return server;
 }
