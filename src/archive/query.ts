@@ -11,7 +11,8 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBResultReader } from '@duckdb/node-api';
+import { DuckDBInstance } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import { tableDir } from './layout.js';
 import { lockDown, preparedReadOnly, queryError } from './sandbox.js';

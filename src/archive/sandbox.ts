@@ -25,7 +25,8 @@
  * inside the archive too (COPY … TO, ATTACH, EXPORT DATABASE would): only
  * queries reach the engine, and queries do not write.
  */
-import { StatementType, type DuckDBConnection, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
+import { StatementType } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 
 /** The statement kinds the sandbox runs, for messages. */

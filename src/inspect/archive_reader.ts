@@ -7,7 +7,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance as Instance, DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import { defineViews } from '../archive/query.js';
 import { lockDown, queryError } from '../archive/sandbox.js';
@@ -19,7 +20,7 @@ export type Row = Record<string, Cell>;
 
 export class ArchiveReader {
   private constructor(
-    private readonly instance: DuckDBInstance,
+    private readonly instance: Instance,
     private readonly connection: DuckDBConnection,
     private readonly spill: string,
     readonly root: string,

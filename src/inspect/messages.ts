@@ -4,7 +4,7 @@
  * was registered under, or — for a gen_server reply, sent to the caller's
  * alias — by the call it answers.
  */
-import { listValue } from '@duckdb/node-api';
+import { listValue } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import type { ArchiveReader } from './archive_reader.js';
 import type { ProcessRef, Range } from './processes.js';

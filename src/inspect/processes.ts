@@ -4,7 +4,7 @@
  * (`inspect processes --at`), from the trace's process.* and message.*
  * events and the snapshot ScopeBeam.Tracer takes when it attaches.
  */
-import { listValue } from '@duckdb/node-api';
+import { listValue } from '../util/duckdb.js';
 import { messageLabel, tupleElements } from '../beam/rendered_text.js';
 import { ScopeError } from '../util/errors.js';
 import type { ArchiveReader, Row } from './archive_reader.js';

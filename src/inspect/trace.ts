@@ -2,7 +2,7 @@
  * One trace as a waterfall: its spans in tree order (each under its parent,
  * siblings by start), with the processes and nodes they ran in as lanes.
  */
-import { listValue } from '@duckdb/node-api';
+import { listValue } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import type { ArchiveReader, Row } from './archive_reader.js';
 import { text } from './rows.js';
