@@ -259,6 +259,8 @@ async function fillUntilFull(run: Pick<DiskRun, 'base' | 'accepted' | 'next'>, u
   for (let request = 0; request < 500; request++) {
     const answer = await postSpans(run.base, range(run.next, 200).map((i) => otlpSpan(i)));
     if (answer.status === 429) {
+      // The exporter may turn unhealthy just after it took the last batch it answered (it writes after answering).
+      full ||= await unhealthy();
       if (full) return answer;
       await new Promise((r) => setTimeout(r, 20));
       continue;

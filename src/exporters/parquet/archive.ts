@@ -26,22 +26,22 @@ import type { Meter } from '@opentelemetry/api';
 import type { ComponentStatus, Exporter, ExportResult, QueueReceipt } from '../../component/types.js';
 import type { Logger, ProblemReporter } from '../../util/logger.js';
 import { parseDuration, parseSize } from '../../config/units.js';
-import { escapePartitionValue, hourIndex, hourPartition, tableDir, TEMP_SUFFIX, tempDir } from '../../archive/layout.js';
+import { tableDir, TEMP_SUFFIX, tempDir } from '../../archive/layout.js';
 import type { SchemaElement } from 'hyparquet-writer';
-import {
-  ARCHIVE_SCHEMA_VERSION, eventColumns, metricColumns, parquetSchema, SCHEMA_VERSION_KEY, spanColumns,
-  type Column, type TableName,
-} from '../../archive/tables.js';
-import type { Attributes, Batch, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
+import { ARCHIVE_SCHEMA_VERSION, parquetSchema, SCHEMA_VERSION_KEY, type Column, type TableName } from '../../archive/tables.js';
+import type { Batch, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
 import { compressionOptions } from './compression.js';
 import type { ParquetExporterConfig, PartitionKey } from './config.js';
 import { createParquetInstruments, type ParquetInstruments } from './metrics.js';
 import { lockArchive, type ArchiveLock } from './lock.js';
-import { FileLostError, PartFile } from './part_file.js';
-import { RowBuilder, textSchema, type RowProblem } from './rows.js';
+import { FileLostError, PartFile, rawSchema } from './part_file.js';
+import { textSchema, type RowProblem } from './rows.js';
 import { encodeStrings } from './utf8.js';
 import { expirePartitions } from './retention.js';
 import { addSeq, CommitLog, type SeqRanges } from './commit_log.js';
+import type { ColumnChunk } from './chunks.js';
+import { Router, tableDefs, type TableDef } from './router.js';
+import type { GroupEncoder } from './encode.js';
 
 type WriterOptions = Awaited<ReturnType<typeof compressionOptions>>;
 
@@ -55,14 +55,22 @@ function resourceError(error: unknown): NodeJS.ErrnoException | undefined {
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** A partition directory name longer than this cannot be created (NAME_MAX). */
-const MAX_SEGMENT = 255;
+/**
+ * How row groups are made: `columns`, from column chunks built as batches
+ * arrive (exportChunks; encode.ts, arrow-rs' writer in wasm); `rows`, from
+ * items routed here (export; hyparquet-writer). An internal switch, kept for
+ * the side-by-side benchmark.
+ */
+export type ArchiveWriterMode = 'columns' | 'rows';
 
 interface Partition {
   /** Relative to the table directory: `date=…/hour=…[/key=value]`. */
   dir: string;
-  /** Rows waiting for a row group, column by column (cells[j][i]: column j of the i-th row), so a group is a splice per column. */
+  /** rows mode: rows waiting for a row group, column by column (cells[j][i]: column j of the i-th row), so a group is a splice per column. */
   cells: unknown[][];
+  /** columns mode: chunks waiting for a row group, in order; `chunkStart` rows of the first are written already. */
+  chunks: ColumnChunk[];
+  chunkStart: number;
   /** How many rows wait: the length of every column of `cells`. */
   pending: number;
   file?: PartFile;
@@ -75,70 +83,66 @@ interface Partition {
   fileSeqs: SeqRanges;
 }
 
-interface PartitionValues {
-  beam_node: string | null;
-  service_name: string | null;
-}
-
 /** One table's rows: how to build them, where they go, and the partitions open for writing. */
 class TableWriter<T> {
   readonly partitions = new Map<string, Partition>();
+  readonly table: TableName;
+  /** What a log line calls the item. */
+  readonly describe: (item: T) => string;
+  private readonly columns: Column<T>[];
   private readonly schema: SchemaElement[];
   private readonly writeSchema: SchemaElement[];
-  private readonly rows: RowBuilder<T>;
+  private readonly router: Router<T>;
+  /** columns mode: the row-group encoder and the footer's schema as raw Thrift (set by start()). */
+  encoder?: GroupEncoder;
+  private raw?: ReturnType<typeof rawSchema>;
+  private readonly noStatistics: ReadonlySet<string>;
 
-  constructor(
-    readonly table: TableName,
-    private readonly columns: Column<T>[],
-    ids: Record<string, number>,
-    private readonly time: (item: T) => bigint,
-    private readonly values: (item: T) => PartitionValues,
-    /** What a log line calls the item. */
-    readonly describe: (item: T) => string,
-  ) {
-    this.schema = parquetSchema(columns);
+  constructor(def: TableDef<T>, by: PartitionKey | undefined) {
+    this.table = def.table;
+    this.describe = def.describe;
+    this.columns = def.columns;
+    this.schema = parquetSchema(def.columns);
     this.writeSchema = textSchema(this.schema);
-    this.rows = new RowBuilder(columns, ids);
+    this.router = new Router(def, by);
+    this.noStatistics = new Set(def.columns.filter((c) => !c.statistics).map((c) => c.name));
+  }
+
+  /** columns mode: row groups are encoded by `encoder`, and the footer is written around them. */
+  useEncoder(encoder: GroupEncoder): void {
+    this.encoder = encoder;
+    this.raw = rawSchema(this.schema);
+  }
+
+  get columnDefs(): readonly Column<T>[] {
+    return this.columns;
+  }
+
+  private partition(dir: string, now: number): Partition {
+    let partition = this.partitions.get(dir);
+    if (!partition) {
+      partition = { dir, cells: this.columns.map(() => []), chunks: [], chunkStart: 0, pending: 0, since: now, retiring: false, seqs: [], fileSeqs: [] };
+      this.partitions.set(dir, partition);
+    }
+    return partition;
   }
 
   /**
    * Builds every item's row and adds it to its partition; an item that cannot
    * be written goes to `invalid` instead. Returns the partitions that got rows.
    */
-  route(items: readonly T[], by: PartitionKey | undefined, now: number, invalid: (item: T, problem: RowProblem) => void, seq?: number, commits?: CommitLog): Partition[] {
+  route(items: readonly T[], now: number, invalid: (item: T, problem: RowProblem) => void, seq?: number, commits?: CommitLog): Partition[] {
     const touched = new Set<Partition>();
-    let lastHour = Number.NaN;
-    let hourDir = '';
     for (const item of items) {
-      const problem = this.rows.build(item);
-      if (problem) {
-        invalid(item, problem);
+      const dir = this.router.route(item);
+      if (typeof dir !== 'string') {
+        invalid(item, dir);
         continue;
-      }
-      const row = this.rows.row;
-      // The row's time passed its range check, so the hour is a real date.
-      const hour = hourIndex(this.time(item));
-      if (hour !== lastHour) {
-        lastHour = hour;
-        hourDir = hourPartition(hour);
-      }
-      let dir = hourDir;
-      if (by) {
-        const value = this.values(item)[by];
-        const segment = `${by}=${escapePartitionValue(value)}`;
-        if (segment.length > MAX_SEGMENT) {
-          invalid(item, { field: by, problem: `makes a partition directory name of ${segment.length} bytes (at most ${MAX_SEGMENT})`, value: `${String(value).slice(0, 64)}…` });
-          continue;
-        }
-        dir = `${hourDir}/${segment}`;
       }
       // A replayed entry: rows a renamed file of this partition holds already are not written twice.
       if (seq !== undefined && commits?.archivedAlready(this.table, dir, seq)) continue;
-      let partition = this.partitions.get(dir);
-      if (!partition) {
-        partition = { dir, cells: this.columns.map(() => []), pending: 0, since: now, retiring: false, seqs: [], fileSeqs: [] };
-        this.partitions.set(dir, partition);
-      }
+      const partition = this.partition(dir, now);
+      const row = this.router.rows.row;
       const cells = partition.cells;
       for (let j = 0; j < cells.length; j++) cells[j].push(row[j]);
       partition.pending++;
@@ -146,6 +150,35 @@ class TableWriter<T> {
       touched.add(partition);
     }
     return [...touched];
+  }
+
+  /** columns mode: a chunk (its rows built and checked already) joins its partition's pending rows. */
+  take(chunk: ColumnChunk, now: number, seq?: number, commits?: CommitLog): Partition | undefined {
+    if (chunk.rows === 0) return undefined;
+    if (seq !== undefined && commits?.archivedAlready(this.table, chunk.dir, seq)) return undefined;
+    const partition = this.partition(chunk.dir, now);
+    partition.chunks.push(chunk);
+    partition.pending += chunk.rows;
+    if (seq !== undefined) for (let i = 0; i < chunk.rows; i++) partition.seqs.push(seq);
+    return partition;
+  }
+
+  /** columns mode: encodes the first `rows` pending rows and appends them to the file as one row group; the chunks are released once it is in. */
+  writeChunks(file: PartFile, partition: Partition, rows: number): void {
+    const encoded = (this.encoder as GroupEncoder).encode({ chunks: partition.chunks, start: partition.chunkStart, rows });
+    file.appendEncoded(encoded, rows);
+    let left = rows;
+    while (left > 0) {
+      const first = partition.chunks[0];
+      const available = first.rows - partition.chunkStart;
+      if (available > left) {
+        partition.chunkStart += left;
+        break;
+      }
+      left -= available;
+      partition.chunks.shift();
+      partition.chunkStart = 0;
+    }
   }
 
   /** The writer's column arrays for cells taken from a partition (one array per column, all the same length). */
@@ -159,7 +192,7 @@ class TableWriter<T> {
   }
 
   openFile(root: string, options: WriterOptions): PartFile {
-    return new PartFile(tempDir(root), { write: this.writeSchema, footer: this.schema }, {
+    return new PartFile(tempDir(root), { write: this.writeSchema, footer: this.schema, raw: this.raw, noStatistics: this.noStatistics }, {
       ...options,
       kvMetadata: [{ key: SCHEMA_VERSION_KEY, value: String(ARCHIVE_SCHEMA_VERSION) }, { key: 'scope.table', value: this.table }],
     });
@@ -186,19 +219,10 @@ export interface ArchiveContext {
   reportCommitted?(through: number): void;
 }
 
-const serviceName = (resource: Attributes | undefined): string | null =>
-  typeof resource?.['service.name'] === 'string' ? resource['service.name'] : null;
-const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const short = (v: unknown): string => {
-  const s = String(v);
-  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
-};
-
 export class ParquetArchiveExporter implements Exporter {
   private readonly root: string;
   private readonly maxFileBytes: number;
   private readonly maxFileAgeMs: number;
-  private readonly partitionBy: PartitionKey | undefined;
   private readonly spans: TableWriter<Span>;
   private readonly events: TableWriter<ScopeEvent>;
   private readonly metrics: TableWriter<MetricPoint>;
@@ -219,27 +243,30 @@ export class ParquetArchiveExporter implements Exporter {
   private commits?: CommitLog;
   private maxSeq = 0;
   private committedThrough = 0;
+  /**
+   * columns mode: partitions that took rows whose row groups are still to be
+   * written. exportChunks answers once the rows are taken and writes after
+   * its answer has gone, so the pipeline's thread builds the next batch while
+   * this one is encoded; any later call writes them first, so every call
+   * sees the archive as if they had been written before it.
+   */
+  private readonly deferred = new Map<Partition, TableWriter<unknown>>();
+  private deferTimer?: NodeJS.Immediate;
 
   constructor(
     private readonly config: ParquetExporterConfig,
     private readonly ctx: ArchiveContext,
+    /** `columns`: batches arrive as column chunks (exportChunks); `rows`: as items (export). */
+    readonly mode: ArchiveWriterMode = 'rows',
   ) {
     this.root = config.path;
     this.maxFileBytes = parseSize(config.max_file_bytes);
     this.maxFileAgeMs = parseDuration(config.max_file_age);
-    this.partitionBy = config.partition_by[0];
-    const promote = config.promoted_attributes;
-    this.spans = new TableWriter('spans', spanColumns(promote.spans),
-      { trace_id: 32, span_id: 16, parent_span_id: 16, 'links.trace_id': 32, 'links.span_id': 16 },
-      (s) => s.startTimeUnixNano,
-      (s) => ({ beam_node: text(s.attributes['beam.node'] ?? s.resource['beam.node']), service_name: serviceName(s.resource) }),
-      (s) => `span "${short(s.name)}" (span_id ${short(s.spanId)})`);
-    this.events = new TableWriter('events', eventColumns(promote.events), { trace_id: 32, span_id: 16 }, (e) => e.time,
-      (e) => ({ beam_node: e.source?.node ?? null, service_name: serviceName(e.resource) ?? e.source?.app ?? null }),
-      (e) => `event ${short(e.id)} (${short(e.type)})`);
-    this.metrics = new TableWriter('metrics', metricColumns(promote.metrics), {}, (m) => m.timeUnixNano,
-      (m) => ({ beam_node: text(m.attributes['beam.node'] ?? m.resource['beam.node']), service_name: serviceName(m.resource) }),
-      (m) => `metric point "${short(m.name)}"`);
+    const by = config.partition_by[0];
+    const defs = tableDefs(config);
+    this.spans = new TableWriter(defs.spans, by);
+    this.events = new TableWriter(defs.events, by);
+    this.metrics = new TableWriter(defs.metrics, by);
     this.tables = [this.spans, this.events, this.metrics] as ReadonlyArray<TableWriter<unknown>>;
     this.instruments = createParquetInstruments(ctx.meter);
   }
@@ -248,7 +275,14 @@ export class ParquetArchiveExporter implements Exporter {
     mkdirSync(tempDir(this.root), { recursive: true });
     this.lock = lockArchive(this.root);
     this.removeTemporaries();
-    this.options = await compressionOptions(this.config.compression);
+    if (this.mode === 'columns') {
+      // parquet-wasm is loaded only here, on the thread that writes (encode.ts).
+      const { GroupEncoder } = await import('./encode.js');
+      for (const table of this.tables) table.useEncoder(new GroupEncoder(table.columnDefs as Column<unknown>[], this.config.compression));
+      this.options = {};
+    } else {
+      this.options = await compressionOptions(this.config.compression);
+    }
     this.expire();
     const tick = Math.max(50, Math.min(1000, this.maxFileAgeMs / 4));
     this.ageTimer = setInterval(() => this.completeAged(), tick);
@@ -287,8 +321,38 @@ export class ParquetArchiveExporter implements Exporter {
     return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
   }
 
+  /**
+   * columns mode: a batch as column chunks, its rows built and checked as it
+   * arrived (router.ts); `invalid` items were dropped there. Answers as
+   * export() does.
+   */
+  async exportChunks(chunks: readonly ColumnChunk[], invalid: number, receipt?: QueueReceipt): Promise<ExportResult> {
+    if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
+    this.writeDeferred();
+    if (this.blocked && !this.resume()) {
+      const { error, since } = this.blocked;
+      return {
+        ok: false, retryable: true,
+        error: new Error(`the archive ${this.root} cannot be written (${error.message}) for ${Math.round((Date.now() - since) / 1000)} s; ${this.bufferedTotal()} rows are held until it can`),
+      };
+    }
+    const now = Date.now();
+    this.stalled = false;
+    const seq = this.commits ? receipt?.seq : undefined;
+    if (seq !== undefined && seq > this.maxSeq) this.maxSeq = seq;
+    for (const chunk of chunks) {
+      const table = this[chunk.table] as TableWriter<unknown>;
+      const partition = table.take(chunk, now, seq, this.commits);
+      if (partition) this.deferred.set(partition, table);
+    }
+    this.publishBuffered();
+    this.deferTimer ??= setImmediate(() => this.writeDeferred());
+    return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
+  }
+
   async shutdown(): Promise<void> {
     if (this.stopped) return;
+    this.writeDeferred();
     this.stopped = true;
     clearInterval(this.ageTimer);
     clearInterval(this.retentionTimer);
@@ -324,11 +388,28 @@ export class ParquetArchiveExporter implements Exporter {
     }
   }
 
+  /** Writes the row groups of the partitions that took rows since the last call (see `deferred`). */
+  private writeDeferred(): void {
+    if (this.deferTimer) clearImmediate(this.deferTimer);
+    this.deferTimer = undefined;
+    if (this.deferred.size === 0) return;
+    const touched = [...this.deferred];
+    this.deferred.clear();
+    // A blocked archive retries every partition when it resumes.
+    if (this.blocked) return;
+    this.stalled = false;
+    for (const [partition, table] of touched) {
+      if (this.stalled) break;
+      if (table.partitions.get(partition.dir) === partition) this.advance(table, partition);
+    }
+    this.publishBuffered();
+  }
+
   /** Builds and routes a table's items, then writes every row group that is full. Returns how many items were dropped as invalid. */
   private add<T>(table: TableWriter<T>, items: readonly T[], now: number, seq: number | undefined): number {
     if (items.length === 0) return 0;
     let invalid = 0;
-    const touched = table.route(items, this.partitionBy, now, (item, problem) => {
+    const touched = table.route(items, now, (item, problem) => {
       invalid++;
       // One line per table and field (then summaries): the first bad item of each kind is described.
       this.ctx.problems.report(`invalid_item:${table.table}.${problem.field.replace(/\[\d+\]/g, '[]')}`, 'parquet exporter dropped an item it cannot write; the rest of its batch is written', {
@@ -386,13 +467,18 @@ export class ParquetArchiveExporter implements Exporter {
       partition.since = partition.file.openedAt;
     }
     const file = partition.file;
-    const group = partition.cells.map((column) => column.splice(0, rows));
-    try {
-      file.writeRowGroup(table.columnData(group), rows);
-    } catch (error) {
+    if (table.encoder) {
       // Encoding failed: the file is given up, and these rows with it (counted by the caller).
-      partition.cells = group.map((taken, j) => taken.concat(partition.cells[j]));
-      throw error;
+      table.writeChunks(file, partition, rows);
+    } else {
+      const group = partition.cells.map((column) => column.splice(0, rows));
+      try {
+        file.writeRowGroup(table.columnData(group), rows);
+      } catch (error) {
+        // Encoding failed: the file is given up, and these rows with it (counted by the caller).
+        partition.cells = group.map((taken, j) => taken.concat(partition.cells[j]));
+        throw error;
+      }
     }
     partition.pending -= rows;
     if (partition.seqs.length > 0) for (const seq of partition.seqs.splice(0, rows)) addSeq(partition.fileSeqs, seq);
@@ -476,6 +562,8 @@ export class ParquetArchiveExporter implements Exporter {
     partition.file?.discard();
     partition.file = undefined;
     partition.cells = [];
+    partition.chunks = [];
+    partition.chunkStart = 0;
     partition.pending = 0;
     partition.seqs = [];
     partition.fileSeqs = [];
@@ -486,6 +574,7 @@ export class ParquetArchiveExporter implements Exporter {
   }
 
   private completeAged(): void {
+    this.writeDeferred();
     if (this.blocked && !this.resume()) return;
     const now = Date.now();
     this.stalled = false;

@@ -15,9 +15,49 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
+import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js';
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js';
+import { deserializeTCompactProtocol } from 'hyparquet/src/thrift.js';
 import { TEMP_SUFFIX } from '../../archive/layout.js';
 
 type WriterOptions = Pick<ConstructorParameters<typeof ParquetWriter>[0], 'codec' | 'compressors' | 'kvMetadata'>;
+
+/** A Thrift struct as the compact-protocol reader gives it and the writer takes it: `field_<id>` keys in id order. */
+type Thrift = { [key: `field_${number}`]: any };
+
+const PAR1 = 0x31524150;
+
+/**
+ * The archive's schema as raw Thrift (FileMetaData's `schema` and
+ * `column_orders`), for footers written around row groups that another
+ * encoder made: hyparquet-writer serialises it, and the compact reader takes
+ * it back field by field.
+ */
+export function rawSchema(schema: SchemaElement[]): { schema: Thrift[]; columnOrders: Thrift[] } {
+  const sink = new ByteWriter();
+  writeMetadata(sink, { version: 2, schema, num_rows: 0n, row_groups: [], metadata_length: 0 });
+  const meta = deserializeTCompactProtocol({ view: new DataView(sink.buffer, 0, sink.index - 4), offset: 0 });
+  return { schema: meta.field_2 as Thrift[], columnOrders: meta.field_7 as Thrift[] };
+}
+
+/** The footer of a whole Parquet file in memory, as raw Thrift. */
+function rawFooter(file: Uint8Array): Thrift {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  if (file.byteLength < 12 || view.getUint32(file.byteLength - 4, true) !== PAR1) throw new Error('the encoder made no Parquet file');
+  const length = view.getUint32(file.byteLength - 8, true);
+  return deserializeTCompactProtocol({ view, offset: file.byteLength - 8 - length });
+}
+
+const leaves = (schema: Thrift[]): Thrift[] => schema.filter((e) => e.field_1 !== undefined);
+
+/** Leaf by leaf, the encoder's schema must be the archive's: same names, physical types and repetitions (so the same levels). */
+function checkSchema(theirs: Thrift[], ours: Thrift[]): void {
+  const a = leaves(theirs);
+  const b = leaves(ours);
+  const same = a.length === b.length && a.every((e, i) => e.field_1 === b[i].field_1 && e.field_3 === b[i].field_3 && Buffer.compare(e.field_4, Buffer.from(b[i].field_4)) === 0);
+  const ok = same && theirs.length === ours.length && theirs.every((e, i) => e.field_3 === ours[i].field_3 && e.field_5 === ours[i].field_5);
+  if (!ok) throw new Error('the encoded row group does not have the archive\'s schema');
+}
 
 const FLUSH_AT = 1 << 20;
 
@@ -91,19 +131,39 @@ export class PartFile {
   rows = 0;
   private fd: number | undefined;
   private readonly sink: FileSink;
-  private readonly writer: ParquetWriter;
+  /** Row groups this writer encodes (hyparquet-writer)… */
+  private readonly writer?: ParquetWriter;
+  /** …or row groups encoded elsewhere (encode.ts), whose raw metadata the footer lists. */
+  private readonly encoded?: { schema: ReturnType<typeof rawSchema>; rowGroups: Thrift[]; kv: Thrift[]; noStatistics: ReadonlySet<string> };
   private readonly footerSchema: SchemaElement[];
   /** open: takes row groups; footer: footer encoded, not yet all on disk and synced; sealed: closed, waiting for its rename. */
   private phase: Phase = 'open';
 
-  /** `schema.write` encodes the row groups; `schema.footer` (same columns and physical types) goes in the footer. */
-  constructor(tempDir: string, schema: { write: SchemaElement[]; footer: SchemaElement[] }, options: WriterOptions) {
+  /**
+   * `schema.write` encodes the row groups; `schema.footer` (same columns and
+   * physical types) goes in the footer. With `schema.raw`, row groups come
+   * encoded (appendEncoded) and the footer is written here: `noStatistics`
+   * names the top-level columns whose statistics it leaves out.
+   */
+  constructor(
+    tempDir: string,
+    schema: { write: SchemaElement[]; footer: SchemaElement[]; raw?: ReturnType<typeof rawSchema>; noStatistics?: ReadonlySet<string> },
+    options: WriterOptions,
+  ) {
     this.tempPath = join(tempDir, `${this.id}${TEMP_SUFFIX}`);
     const fd = openSync(this.tempPath, 'wx');
     this.fd = fd;
     this.sink = new FileSink(fd);
     this.footerSchema = schema.footer;
-    this.writer = new ParquetWriter({ writer: this.sink, schema: schema.write, createdBy: 'scope-pipeline', statistics: true, ...options });
+    if (schema.raw) {
+      this.encoded = {
+        schema: schema.raw, rowGroups: [], noStatistics: schema.noStatistics ?? new Set(),
+        kv: (options.kvMetadata ?? []).map((kv) => ({ field_1: kv.key, field_2: kv.value ?? '' })),
+      };
+      this.sink.appendUint32(PAR1);
+    } else {
+      this.writer = new ParquetWriter({ writer: this.sink, schema: schema.write, createdBy: 'scope-pipeline', statistics: true, ...options });
+    }
   }
 
   /** Bytes of the file so far, on disk or waiting to be (row groups; the footer comes at completion). */
@@ -127,10 +187,73 @@ export class PartFile {
    * refuses the bytes, the group is in the file all the same and `refused` says why.
    */
   writeRowGroup(columnData: Array<{ name: string; data: unknown[] }>, rows: number): void {
-    if (this.phase !== 'open' || this.sink.error) throw new Error('a row group was written to a file that cannot take one');
+    if (this.phase !== 'open' || this.sink.error || !this.writer) throw new Error('a row group was written to a file that cannot take one');
     // The writer's own grouping is bypassed: every call is exactly one row group.
     void this.writer.write({ columnData: columnData as Parameters<ParquetWriter['write']>[0]['columnData'], rowGroupSize: rows });
     this.rows += rows;
+  }
+
+  /**
+   * Appends a row group encoded elsewhere, given as a whole one-row-group
+   * Parquet file: its column chunks are copied after the file's last row
+   * group and its metadata, moved to where they now are, is kept for the
+   * footer. Page indexes and the encoder's own footer are left out. Throws
+   * only when the file is unusable; a refused write is kept as for
+   * writeRowGroup.
+   */
+  appendEncoded(file: Uint8Array, rows: number): void {
+    const encoded = this.encoded;
+    if (this.phase !== 'open' || this.sink.error || !encoded) throw new Error('a row group was written to a file that cannot take one');
+    const footer = rawFooter(file);
+    checkSchema(footer.field_2 as Thrift[], encoded.schema.schema);
+    const [group] = footer.field_4 as Thrift[];
+    if (!group || (footer.field_4 as Thrift[]).length !== 1 || group.field_3 !== BigInt(rows)) throw new Error(`the encoder made no row group of ${rows} rows`);
+    // The column chunks: from after the leading magic to the end of the last one.
+    let end = 4n;
+    for (const chunk of group.field_1 as Thrift[]) {
+      const meta = chunk.field_3 as Thrift;
+      const start = (meta.field_11 as bigint | undefined) ?? (meta.field_9 as bigint);
+      const last = start + (meta.field_7 as bigint);
+      if (last > end) end = last;
+    }
+    const shift = BigInt(this.sink.offset) - 4n;
+    const columns = (group.field_1 as Thrift[]).map((chunk): Thrift => {
+      const meta = chunk.field_3 as Thrift;
+      const moved: Thrift = {};
+      for (const [key, value] of Object.entries(meta)) {
+        if (key === 'field_9' || key === 'field_10' || key === 'field_11') moved[key as `field_${number}`] = (value as bigint) + shift;
+        // Statistics only where the archive keeps them; no bloom filters are written.
+        else if (key === 'field_12' && encoded.noStatistics.has(Buffer.from((meta.field_3 as Uint8Array[])[0]).toString('utf8'))) continue;
+        else if (key !== 'field_14' && key !== 'field_15') moved[key as `field_${number}`] = value;
+      }
+      // file_offset (deprecated, written as 0 by arrow-rs) and the metadata; the page index references are dropped.
+      return { field_2: chunk.field_2, field_3: moved };
+    });
+    this.sink.appendBytes(file.subarray(4, Number(end)));
+    // num_rows, sizes, and where the group now starts; the i16 ordinal is left out.
+    encoded.rowGroups.push({
+      field_1: columns, field_2: group.field_2, field_3: group.field_3,
+      ...(group.field_5 !== undefined ? { field_5: (group.field_5 as bigint) + shift } : {}),
+      ...(group.field_6 !== undefined ? { field_6: group.field_6 } : {}),
+    });
+    this.rows += rows;
+  }
+
+  /** The footer of a file of encoded row groups: the archive's schema and key-value metadata, the row groups' metadata. */
+  private writeEncodedFooter(): void {
+    const encoded = this.encoded as NonNullable<PartFile['encoded']>;
+    const start = this.sink.offset;
+    serializeTCompactProtocol(this.sink, {
+      field_1: 2,
+      field_2: encoded.schema.schema,
+      field_3: BigInt(this.rows),
+      field_4: encoded.rowGroups,
+      ...(encoded.kv.length > 0 ? { field_5: encoded.kv } : {}),
+      field_6: 'scope-pipeline',
+      field_7: encoded.schema.columnOrders,
+    });
+    this.sink.appendUint32(this.sink.offset - start);
+    this.sink.appendUint32(PAR1);
   }
 
   /** Writes what the disk refused before; throws the error again if it still does. */
@@ -150,8 +273,12 @@ export class PartFile {
    */
   complete(dir: string): string {
     if (this.phase === 'open') {
-      this.writer.schema = this.footerSchema;
-      this.writer.finish();
+      if (this.writer) {
+        this.writer.schema = this.footerSchema;
+        this.writer.finish();
+      } else {
+        this.writeEncodedFooter();
+      }
       this.phase = 'footer';
     }
     if (this.phase === 'footer') {

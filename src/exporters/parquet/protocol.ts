@@ -4,10 +4,13 @@ import type { ComponentStatus, ExportResult, QueueReceipt } from '../../componen
 import type { TableName } from '../../archive/tables.js';
 import type { LogFields, LogLevel } from '../../util/logger.js';
 import type { Batch } from '../../model/types.js';
+import type { ColumnChunk } from './chunks.js';
 
 export type ToWorker =
   | { op: 'start'; id: number }
   | { op: 'export'; id: number; batch: Batch; receipt?: QueueReceipt }
+  /** A batch as column chunks (their buffers transferred); `invalid` items were dropped while building them. */
+  | { op: 'chunks'; id: number; chunks: ColumnChunk[]; invalid: number; receipt?: QueueReceipt }
   | { op: 'track'; id: number; queue: string }
   | { op: 'shutdown'; id: number };
 

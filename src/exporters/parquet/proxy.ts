@@ -7,11 +7,15 @@
 import { Worker } from 'node:worker_threads';
 import type { Attributes, Counter } from '@opentelemetry/api';
 import type { ComponentContext, Exporter, ExportResult, QueueReceipt } from '../../component/types.js';
-import type { Batch } from '../../model/types.js';
+import type { Batch, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
 import type { ParquetExporterConfig } from './config.js';
 import type { TableName } from '../../archive/tables.js';
+import type { ArchiveWriterMode } from './archive.js';
+import { transferList, type ColumnChunk } from './chunks.js';
 import { PARQUET_COUNTERS, PARQUET_GAUGES } from './metrics.js';
 import { fromWire, type FromWorker, type ToWorker } from './protocol.js';
+import { buildChunks, Router, tableDefs, type TableDef } from './router.js';
+import type { RowProblem } from './rows.js';
 
 type Done = Extract<FromWorker, { op: 'done' }>;
 
@@ -25,11 +29,24 @@ export class ParquetWorkerExporter implements Exporter {
   private onCommitted?: (through: number) => void;
   /** The writer's last report of rows taken and not yet in a completed file. */
   private buffered: Record<TableName, number> = { spans: 0, events: 0, metrics: 0 };
+  /** columns mode: each table's rows are built and checked here, into column chunks for the worker. */
+  private readonly routers?: { spans: Router<Span>; events: Router<ScopeEvent>; metrics: Router<MetricPoint> };
 
   constructor(
     private readonly config: ParquetExporterConfig,
     private readonly ctx: ComponentContext,
+    /**
+     * `columns` (the default): batches become column chunks on this thread,
+     * transferred to the worker; `rows`: batches are cloned to the worker,
+     * which builds rows for hyparquet-writer (kept for the benchmark).
+     */
+    private readonly mode: ArchiveWriterMode = 'columns',
   ) {
+    if (mode === 'columns') {
+      const defs = tableDefs(config);
+      const by = config.partition_by[0];
+      this.routers = { spans: new Router(defs.spans, by), events: new Router(defs.events, by), metrics: new Router(defs.metrics, by) };
+    }
     for (const c of Object.values(PARQUET_COUNTERS)) {
       this.counters.set(c.name, ctx.meter.createCounter(c.name, { unit: c.unit, description: c.description }));
     }
@@ -40,7 +57,7 @@ export class ParquetWorkerExporter implements Exporter {
   }
 
   async start(): Promise<void> {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: this.config });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { config: this.config, mode: this.mode } });
     this.worker = worker;
     worker.on('message', (message: FromWorker) => this.receive(message));
     worker.on('error', (error) => this.fail(error));
@@ -56,7 +73,25 @@ export class ParquetWorkerExporter implements Exporter {
     if (this.failure || !this.worker || this.stopped) {
       return { ok: false, retryable: false, error: this.failure ?? new Error('parquet exporter is not started') };
     }
-    const reply = await this.call({ op: 'export', id: 0, batch, ...(receipt ? { receipt } : {}) });
+    let reply: Done;
+    if (this.routers) {
+      let invalid = 0;
+      const chunks: ColumnChunk[] = [];
+      const add = async <T>(router: Router<T>, items: readonly T[]): Promise<void> => {
+        if (items.length === 0) return;
+        chunks.push(...await buildChunks(router, items, (item, problem) => {
+          invalid++;
+          this.reportInvalid(router.def, item, problem);
+        }));
+      };
+      await add(this.routers.spans, batch.spans);
+      await add(this.routers.events, batch.events);
+      await add(this.routers.metrics, batch.metrics);
+      if (this.failure || this.stopped) return { ok: false, retryable: false, error: this.failure ?? new Error('parquet exporter is not started') };
+      reply = await this.call({ op: 'chunks', id: 0, chunks, invalid, ...(receipt ? { receipt } : {}) }, transferList(chunks));
+    } else {
+      reply = await this.call({ op: 'export', id: 0, batch, ...(receipt ? { receipt } : {}) });
+    }
     return fromWire(reply.result ?? { ok: false, retryable: false, error: reply.error ?? 'no answer from the parquet worker' });
   }
 
@@ -98,7 +133,14 @@ export class ParquetWorkerExporter implements Exporter {
     });
   };
 
-  private call(message: ToWorker): Promise<Done> {
+  /** One line per table and field (then summaries): the first bad item of each kind is described. */
+  private reportInvalid<T>(def: TableDef<T>, item: T, problem: RowProblem): void {
+    this.ctx.problems.report(`invalid_item:${def.table}.${problem.field.replace(/\[\d+\]/g, '[]')}`, 'parquet exporter dropped an item it cannot write; the rest of its batch is written', {
+      table: def.table, field: problem.field, problem: problem.problem, value: problem.value, item: def.describe(item),
+    });
+  }
+
+  private call(message: ToWorker, transfer?: ArrayBuffer[]): Promise<Done> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       if (this.failure || !this.worker) {
@@ -106,7 +148,7 @@ export class ParquetWorkerExporter implements Exporter {
         return;
       }
       this.waiting.set(id, resolve);
-      this.worker.postMessage({ ...message, id });
+      this.worker.postMessage({ ...message, id }, transfer);
     });
   }
 

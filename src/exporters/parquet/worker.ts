@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { ProblemReporter, type Logger, type LogFields, type LogLevel } from '../../util/logger.js';
-import { ParquetArchiveExporter } from './archive.js';
+import { ParquetArchiveExporter, type ArchiveWriterMode } from './archive.js';
 import type { ParquetExporterConfig } from './config.js';
 import { toWire, type FromWorker, type ToWorker } from './protocol.js';
 
@@ -23,12 +23,13 @@ const meter: Pick<Meter, 'createCounter'> = {
 };
 
 const problems = new ProblemReporter(logger);
-const exporter = new ParquetArchiveExporter(workerData as ParquetExporterConfig, {
+const { config, mode } = workerData as { config: ParquetExporterConfig; mode: ArchiveWriterMode };
+const exporter = new ParquetArchiveExporter(config, {
   logger, problems, meter,
   reportStatus: (status) => post({ op: 'status', status }),
   reportBuffered: (rows) => post({ op: 'buffered', rows }),
   reportCommitted: (through) => post({ op: 'committed', through }),
-});
+}, mode);
 
 port.on('message', (message: ToWorker) => {
   const reply = (work: Promise<unknown>, result?: (value: unknown) => FromWorker): void => {
@@ -42,6 +43,8 @@ port.on('message', (message: ToWorker) => {
       return reply(exporter.start());
     case 'export':
       return reply(exporter.export(message.batch, message.receipt), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
+    case 'chunks':
+      return reply(exporter.exportChunks(message.chunks, message.invalid, message.receipt), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
     case 'track':
       return reply(exporter.trackCommits(message.queue), (through) => ({ op: 'done', id: message.id, through: through as number }));
     case 'shutdown':
