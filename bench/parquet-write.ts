@@ -1,30 +1,47 @@
 /**
- * parquet-write: rows/s, file bytes and peak RSS writing 1 M span rows to the
- * archive, against DuckDB's own Parquet writer (COPY … TO, C++, both cores)
- * writing the same rows in the same run. Every run is a fresh process, so
- * its peak RSS is its own.
+ * parquet-write: rows/s, file bytes and peak RSS writing span rows and event
+ * rows to the archive through the exporter as the pipeline uses it (the
+ * writer on its worker thread), side by side:
+ * - `columns`: columns built on the pipeline's thread as batches arrive,
+ *   their ArrayBuffers transferred to the worker, row groups encoded there by
+ *   apache-arrow + parquet-wasm (the exporter's writer);
+ * - `rows`: items structured-cloned to the worker, rows built there and
+ *   encoded by hyparquet-writer (the writer before);
+ * - anchor: DuckDB's own Parquet writer (COPY … TO, C++, both cores) writing
+ *   the same rows, already inside DuckDB, in the same run.
+ * Every run is a fresh process, so its peak RSS is its own. Each process
+ * builds a pool of POOL batches first (untimed) and sends them in turn, so
+ * the timed part is the exporter's alone, from the first batch to the end of
+ * shutdown (every file complete and renamed). Also measured: the
+ * pipeline-thread time per row (event-loop utilisation) and the longest
+ * event-loop stall.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { metrics } from '@opentelemetry/api';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ParquetArchiveExporter } from '../src/exporters/parquet/archive.js';
-import type { Compression, ParquetExporterConfig } from '../src/exporters/parquet/config.js';
-import type { Span } from '../src/model/types.js';
+import { ParquetWorkerExporter } from '../src/exporters/parquet/proxy.js';
+import type { ParquetExporterConfig } from '../src/exporters/parquet/config.js';
+import type { ArchiveWriterMode } from '../src/exporters/parquet/archive.js';
+import type { ComponentContext } from '../src/component/types.js';
+import type { Batch } from '../src/model/types.js';
 import { ProblemReporter, silentLogger } from '../src/util/logger.js';
 import { phoenixSpan as span, series, writeResult, type Series } from './lib.js';
+import { stream } from './processors.js';
 
-const ROWS = 1_000_000;
-const RUNS = 5;
+const TABLES = { spans: 1_000_000, events: 500_000 } as const;
+type Table = keyof typeof TABLES;
+const RUNS = Number(process.env.BENCH_PARQUET_RUNS ?? 5);
 const BATCH = 8192;
+const POOL = 8;
 
-
-function config(path: string, compression: Compression): ParquetExporterConfig {
+function config(path: string): ParquetExporterConfig {
   return {
-    path, partition_by: [], max_file_rows: 1_000_000, max_file_bytes: '1GiB', max_file_age: '1h', row_group_size: 20_000, compression,
+    path, partition_by: [], max_file_rows: 1_000_000, max_file_bytes: '1GiB', max_file_age: '1h', row_group_size: 20_000, compression: 'zstd',
     retention: { spans: '0', events: '0', metrics: '0', check_interval: '0' },
     promoted_attributes: { spans: ['http.request.method', 'http.route', 'http.response.status_code', 'db.system', 'error.type'], events: [], metrics: [] },
   };
@@ -36,89 +53,134 @@ function parquetFiles(dir: string): string[] {
 
 const bytesIn = (dir: string): number => parquetFiles(dir).reduce((sum, f) => sum + statSync(f).size, 0);
 
-interface RunResult { rows_per_s: number; bytes: number; peak_rss_mib: number }
+interface RunResult { rows_per_s: number; bytes: number; peak_rss_mib: number; main_us_per_row?: number; max_stall_ms?: number }
 
-/** One measured run in this process (called in a child): our exporter, or DuckDB's COPY. */
-async function child(kind: string, dir: string): Promise<RunResult> {
+/** POOL batches of the table's rows, built before timing starts. */
+function pool(table: Table): Batch[] {
+  if (table === 'spans') {
+    return Array.from({ length: POOL }, (_, b) => ({ spans: Array.from({ length: BATCH }, (_, k) => span(b * BATCH + k)), events: [], metrics: [] }));
+  }
+  const events = stream(POOL * BATCH);
+  return Array.from({ length: POOL }, (_, b) => ({ spans: [], events: events.slice(b * BATCH, (b + 1) * BATCH), metrics: [] }));
+}
+
+/** One measured run in this process (called in a child): the exporter in one mode, or DuckDB's COPY. */
+async function child(kind: string, table: Table, dir: string): Promise<RunResult> {
+  const rows = TABLES[table];
   if (kind === 'duckdb') {
-    // Untimed: the same rows, from the file our exporter wrote, into a DuckDB table.
+    // Untimed: the same rows, from a file our exporter wrote, into a DuckDB table.
     const db = await DuckDBInstance.create(':memory:');
     const c = await db.connect();
-    await c.run(`CREATE TABLE spans AS SELECT * FROM read_parquet('${join(dir, 'input.parquet')}')`);
+    await c.run(`CREATE TABLE t AS SELECT * FROM read_parquet('${join(dir, `input-${table}.parquet`)}')`);
     const out = join(dir, 'duckdb.parquet');
     const t0 = process.hrtime.bigint();
-    await c.run(`COPY spans TO '${out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 20000)`);
+    await c.run(`COPY t TO '${out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 20000)`);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { rows_per_s: ROWS / seconds, bytes: statSync(out).size, peak_rss_mib: process.resourceUsage().maxRSS / 1024 };
+    return { rows_per_s: rows / seconds, bytes: statSync(out).size, peak_rss_mib: process.resourceUsage().maxRSS / 1024 };
   }
   const archive = join(dir, kind);
   const meter = metrics.getMeter('bench');
-  const exporter = new ParquetArchiveExporter(config(archive, kind as Compression), {
-    logger: silentLogger, problems: new ProblemReporter(silentLogger), meter,
-  });
+  const ctx = { id: 'parquet', type: 'parquet', kind: 'exporter', logger: silentLogger, problems: new ProblemReporter(silentLogger), meter, reportStatus: () => {} } as unknown as ComponentContext;
+  const exporter = new ParquetWorkerExporter(config(archive), ctx, kind as ArchiveWriterMode);
   await exporter.start();
-  // Spans are built batch by batch, as they would arrive, and only the exporter's work is timed.
-  let ns = 0n;
-  for (let at = 0; at < ROWS; at += BATCH) {
-    const spans = Array.from({ length: Math.min(BATCH, ROWS - at) }, (_, k) => span(at + k));
-    const t0 = process.hrtime.bigint();
-    await exporter.export({ spans, events: [], metrics: [] });
-    ns += process.hrtime.bigint() - t0;
-  }
+  const batches = pool(table);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = process.hrtime.bigint();
+  for (let at = 0, b = 0; at < rows; at += BATCH, b++) {
+    let batch = batches[b % POOL];
+    const n = Math.min(BATCH, rows - at);
+    if (n < BATCH) batch = { spans: batch.spans.slice(0, n), events: batch.events.slice(0, n), metrics: [] };
+    const result = await exporter.export(batch);
+    if (!result.ok) throw result.error;
+  }
   await exporter.shutdown();
-  ns += process.hrtime.bigint() - t0;
-  return { rows_per_s: ROWS / (Number(ns) / 1e9), bytes: bytesIn(archive), peak_rss_mib: process.resourceUsage().maxRSS / 1024 };
+  const ns = Number(process.hrtime.bigint() - t0);
+  const elu = performance.eventLoopUtilization(elu0);
+  delay.disable();
+  return {
+    rows_per_s: rows / (ns / 1e9), bytes: bytesIn(archive), peak_rss_mib: process.resourceUsage().maxRSS / 1024,
+    main_us_per_row: (elu.active * 1000) / rows, max_stall_ms: delay.max / 1e6,
+  };
 }
 
-function spawnRun(kind: string, dir: string): RunResult {
-  const out = execFileSync(process.execPath, ['--max-semi-space-size=64', fileURLToPath(import.meta.url), kind, dir], { encoding: 'utf8' });
+function spawnRun(kind: string, table: Table, dir: string): RunResult {
+  const out = execFileSync(process.execPath, ['--max-semi-space-size=64', fileURLToPath(import.meta.url), kind, table, dir], { encoding: 'utf8' });
   return JSON.parse(out) as RunResult;
 }
 
+/** DuckDB reads every file the run wrote: the row count, as a check that the series wrote what it was timed for. */
+async function countRows(dir: string): Promise<number> {
+  const db = await DuckDBInstance.create(':memory:');
+  try {
+    const c = await db.connect();
+    const r = await c.runAndReadAll(`SELECT count(*)::INTEGER FROM read_parquet('${dir}/**/*.parquet')`);
+    return Number(r.getRowsJson()[0][0]);
+  } finally {
+    db.closeSync();
+  }
+}
+
+const KINDS: Array<{ kind: string; name: string }> = [
+  { kind: 'duckdb', name: 'DuckDB COPY TO parquet (zstd, C++, 2 threads)' },
+  { kind: 'columns', name: 'columns built as batches arrive, transferred; apache-arrow + parquet-wasm on the worker (zstd)' },
+  { kind: 'rows', name: 'items cloned to the worker; hyparquet-writer (zstd)' },
+];
+
 export async function run(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-parquet-'));
+  const out: string[] = [];
+  const json: Record<string, unknown> = {};
   try {
-    // The anchor's input: one zstd file of the same rows, written by us (checked by DuckDB on the way in).
-    const first = spawnRun('zstd', dir);
-    const [input] = parquetFiles(join(dir, 'zstd'));
-    execFileSync('mv', [input, join(dir, 'input.parquet')]);
-    const kinds: Array<{ kind: string; name: string }> = [
-      { kind: 'duckdb', name: 'DuckDB COPY TO parquet (zstd, C++, 2 threads)' },
-      { kind: 'zstd', name: 'parquet exporter, zstd (hyparquet-writer)' },
-      // BENCH_PARQUET_SNAPPY=1 adds snappy (same speed, 4× the bytes when last measured; kept out to save time).
-      ...(process.env.BENCH_PARQUET_SNAPPY ? [{ kind: 'snappy', name: 'parquet exporter, snappy (hyparquet-writer)' }] : []),
-    ];
-    const results = kinds.map(({ kind, name }) => {
-      const runs = Array.from({ length: RUNS }, () => {
-        rmSync(join(dir, kind), { recursive: true, force: true });
-        rmSync(join(dir, 'duckdb.parquet'), { force: true });
-        return spawnRun(kind, dir);
+    for (const table of Object.keys(TABLES) as Table[]) {
+      const rows = TABLES[table];
+      // The anchor's input: the same rows, written by the exporter (and counted by DuckDB on the way in).
+      const first = spawnRun('columns', table, dir);
+      const [input] = parquetFiles(join(dir, 'columns'));
+      execFileSync('mv', [input, join(dir, `input-${table}.parquet`)]);
+      rmSync(join(dir, 'columns'), { recursive: true, force: true });
+      const results = KINDS.map(({ kind, name }) => {
+        const runs: RunResult[] = [];
+        for (let r = 0; r < RUNS; r++) {
+          rmSync(join(dir, kind), { recursive: true, force: true });
+          rmSync(join(dir, 'duckdb.parquet'), { force: true });
+          runs.push(spawnRun(kind, table, dir));
+        }
+        const median = (key: keyof RunResult): number => series(name, key, runs.map((x) => x[key] ?? 0)).median;
+        return {
+          name, kind, rate: series(name, 'rows/s', runs.map((x) => x.rows_per_s)), bytes: median('bytes'), rss: median('peak_rss_mib'),
+          main: kind === 'duckdb' ? undefined : median('main_us_per_row'), stall: kind === 'duckdb' ? undefined : Math.max(...runs.map((x) => x.max_stall_ms ?? 0)),
+        };
       });
-      const median = (key: keyof RunResult): number => series(name, key, runs.map((r) => r[key])).median;
-      return { name, rate: series(name, 'rows/s', runs.map((r) => r.rows_per_s)), bytes: median('bytes'), rss: median('peak_rss_mib') };
-    });
-    const [anchor] = results;
-    writeResult('parquet-write', {
-      input: { rows: ROWS, shape: 'spans, 8 attributes, 1 in 10 with an exception event', row_group_size: 20_000, warmup_run: first },
-      anchor: anchor.name,
-      runs: RUNS,
-      series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss })),
-    });
-    const fmt = (s: Series): string => `${(s.median / 1e3).toFixed(0)} k rows/s`;
-    return [
-      `parquet-write: ${ROWS / 1e6} M span rows, ${RUNS} runs each in a fresh process`,
-      '',
-      '| series | median | min – max | vs anchor | file size | peak RSS |',
-      '|---|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${(r.rate.min / 1e3).toFixed(0)} – ${(r.rate.max / 1e3).toFixed(0)} k | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.rss.toFixed(0)} MiB |`),
-    ].join('\n');
+      // What the last run of each exporter series wrote, read back by DuckDB.
+      const counted: Record<string, number> = {};
+      for (const { kind } of KINDS.slice(1)) counted[kind] = await countRows(join(dir, kind));
+      for (const [kind, n] of Object.entries(counted)) if (n !== rows) throw new Error(`parquet-write ${table}: ${kind} wrote ${n} rows, not ${rows}`);
+      const [anchor] = results;
+      json[table] = {
+        input: { rows, shape: table === 'spans' ? 'spans, 8 attributes, 1 in 10 with an exception event' : 'trace-port-shaped events (bench/processors.ts stream)', batch: BATCH, pool_batches: POOL, row_group_size: 20_000, warmup_run: first },
+        anchor: anchor.name,
+        series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss, median_main_thread_us_per_row: r.main, max_event_loop_stall_ms: r.stall })),
+      };
+      const fmt = (s: Series): string => `${(s.median / 1e3).toFixed(0)} k rows/s`;
+      out.push(
+        `parquet-write, ${table}: ${rows / 1e6} M rows, ${RUNS} runs each in a fresh process`,
+        '',
+        '| series | median | min – max | vs anchor | file size | peak RSS | pipeline thread | longest stall |',
+        '|---|---|---|---|---|---|---|---|',
+        ...results.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${(r.rate.min / 1e3).toFixed(0)} – ${(r.rate.max / 1e3).toFixed(0)} k | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.rss.toFixed(0)} MiB | ${r.main === undefined ? '' : `${r.main.toFixed(2)} µs/row`} | ${r.stall === undefined ? '' : `${r.stall.toFixed(0)} ms`} |`),
+        '',
+      );
+    }
+    writeResult('parquet-write', { runs: RUNS, ...json });
+    return out.join('\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-// Run as a child: `node parquet-write.js <kind> <dir>` prints one RunResult.
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.length === 4) {
-  process.stdout.write(JSON.stringify(await child(process.argv[2], process.argv[3])));
+// Run as a child: `node parquet-write.js <kind> <table> <dir>` prints one RunResult.
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.length === 5) {
+  process.stdout.write(JSON.stringify(await child(process.argv[2], process.argv[3] as Table, process.argv[4])));
 }
