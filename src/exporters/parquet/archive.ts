@@ -302,8 +302,8 @@ export class ParquetArchiveExporter implements Exporter {
     return this.committedThrough;
   }
 
-  async export(batch: Batch, receipt?: QueueReceipt): Promise<ExportResult> {
-    if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
+  /** Whether a batch can be taken now (a refusal while the archive cannot be written); its time and queue seq. */
+  private admit(receipt: QueueReceipt | undefined): ExportResult | { now: number; seq: number | undefined } {
     if (this.blocked && !this.resume()) {
       const { error, since } = this.blocked;
       return {
@@ -311,10 +311,17 @@ export class ParquetArchiveExporter implements Exporter {
         error: new Error(`the archive ${this.root} cannot be written (${error.message}) for ${Math.round((Date.now() - since) / 1000)} s; ${this.bufferedTotal()} rows are held until it can`),
       };
     }
-    const now = Date.now();
     this.stalled = false;
     const seq = this.commits ? receipt?.seq : undefined;
     if (seq !== undefined && seq > this.maxSeq) this.maxSeq = seq;
+    return { now: Date.now(), seq };
+  }
+
+  async export(batch: Batch, receipt?: QueueReceipt): Promise<ExportResult> {
+    if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
+    const admitted = this.admit(receipt);
+    if ('ok' in admitted) return admitted;
+    const { now, seq } = admitted;
     const invalid = this.add(this.spans, batch.spans, now, seq) + this.add(this.events, batch.events, now, seq) + this.add(this.metrics, batch.metrics, now, seq);
     this.publishBuffered();
     // The batch is taken even when a write was refused on the way: its rows are held like the others.
@@ -329,17 +336,9 @@ export class ParquetArchiveExporter implements Exporter {
   async exportChunks(chunks: readonly ColumnChunk[], invalid: number, receipt?: QueueReceipt): Promise<ExportResult> {
     if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
     this.writeDeferred();
-    if (this.blocked && !this.resume()) {
-      const { error, since } = this.blocked;
-      return {
-        ok: false, retryable: true,
-        error: new Error(`the archive ${this.root} cannot be written (${error.message}) for ${Math.round((Date.now() - since) / 1000)} s; ${this.bufferedTotal()} rows are held until it can`),
-      };
-    }
-    const now = Date.now();
-    this.stalled = false;
-    const seq = this.commits ? receipt?.seq : undefined;
-    if (seq !== undefined && seq > this.maxSeq) this.maxSeq = seq;
+    const admitted = this.admit(receipt);
+    if ('ok' in admitted) return admitted;
+    const { now, seq } = admitted;
     for (const chunk of chunks) {
       const table = this[chunk.table] as TableWriter<unknown>;
       const partition = table.take(chunk, now, seq, this.commits);
