@@ -587,7 +587,9 @@ describe('beam_telemetry over TLS, a real Elixir forwarder (ScopeBeam.attach tls
     // A forwarder without a client certificate, or with one another CA signed, is refused by the receiver.
     const anonymous = forwarder(port, certs.ca);
     const rogue = forwarder(port, certs.ca, { cert: certs.rogueCert, key: certs.rogueKey });
-    assert.match(await anonymous.line('stats '), /connected: false.*last_error: \{:tls_alert, \{:certificate_required/);
+    // With TLS 1.3 the client's side of the handshake ends before the server has judged its certificate: the
+    // server's alert then races its close, and the forwarder sees either (the receiver counts it either way, below).
+    assert.match(await anonymous.line('stats '), /connected: false.*last_error: (\{:tls_alert, \{:certificate_required|:closed)/);
     assert.match(await rogue.line('stats '), /connected: false/);
     // Plaintext to a TLS receiver: not a handshake.
     const plain = await open(port);
