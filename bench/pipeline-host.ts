@@ -4,9 +4,12 @@
  * the config may use the `discard` exporter (takes every batch, keeps
  * nothing). "report\n" on stdin prints one JSON object: the sum of every
  * metric named on the command line after the config; end of stdin stops it.
+ * Run it with the command's flags (--max-semi-space-size=64): it sizes the
+ * young generation from the config as the command does.
  */
 import { createInterface } from 'node:readline';
 import { createPipeline, defineExporter, registerComponent, silentLogger } from '../src/index.js';
+import { sizeYoungGeneration } from '../src/util/young_generation.js';
 
 registerComponent(defineExporter<Record<string, never>>({
   type: 'discard',
@@ -17,7 +20,10 @@ registerComponent(defineExporter<Record<string, never>>({
 }));
 
 const [configJson, ...metricNames] = process.argv.slice(2);
-const pipeline = createPipeline(JSON.parse(configJson) as Record<string, unknown>, { logger: silentLogger });
+const config = JSON.parse(configJson) as Record<string, unknown>;
+// The young generation as the scope-pipeline command sizes it for this config.
+sizeYoungGeneration(config);
+const pipeline = createPipeline(config, { logger: silentLogger });
 await pipeline.start();
 process.stdout.write('ready\n');
 

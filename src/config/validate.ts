@@ -122,6 +122,7 @@ const documentSchema = {
       properties: {
         extensions: { ...idList, default: [] },
         shutdown_timeout: { ...durationSchema, default: '10s' },
+        young_generation: { enum: ['auto', 'large', 'held'], default: 'auto' },
         pipelines: {
           type: 'object',
           minProperties: 1,

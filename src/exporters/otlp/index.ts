@@ -1,13 +1,11 @@
-/** OTLP over gRPC, through the OpenTelemetry JS SDK's own gRPC exporters. */
+/**
+ * OTLP over gRPC, through the OpenTelemetry JS SDK's own gRPC exporters. The
+ * SDK's modules (sdk.ts) load when the exporter starts: a config without it
+ * never loads them.
+ */
 import { readFileSync } from 'node:fs';
-import { credentials, Metadata } from '@grpc/grpc-js';
-import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { defineExporter } from '../../component/types.js';
-import { parseDuration } from '../../config/units.js';
-import { exportBatch } from '../../otel/export.js';
+import { lazySdkExporter } from '../../otel/sdk_exporter.js';
 import { otlpExporterConfigSchema, type OtlpExporterConfig } from './config.js';
 
 export const otlpExporter = defineExporter<OtlpExporterConfig>({
@@ -17,23 +15,8 @@ export const otlpExporter = defineExporter<OtlpExporterConfig>({
   stability: 'development',
   configSchema: otlpExporterConfigSchema,
   create: (config) => {
-    const metadata = new Metadata();
-    for (const [k, v] of Object.entries(config.headers)) metadata.set(k, v);
-    const tls = !config.tls.insecure;
-    const options = {
-      url: `${tls ? 'https' : 'http'}://${config.endpoint}`,
-      metadata,
-      ...(tls ? { credentials: credentials.createSsl(config.tls.ca_file ? readFileSync(config.tls.ca_file) : null) } : {}),
-      compression: config.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
-      timeoutMillis: parseDuration(config.timeout),
-    };
-    const exporters = {
-      spans: new OTLPTraceExporter(options), logs: new OTLPLogExporter(options), metrics: new OTLPMetricExporter(options), delivered: new WeakMap(),
-    };
-    let stopped: Promise<void> | undefined;
-    return {
-      export: (batch) => exportBatch(batch, exporters),
-      shutdown: () => (stopped ??= Promise.all([exporters.spans.shutdown(), exporters.logs.shutdown(), exporters.metrics.shutdown()]).then(() => undefined)),
-    };
+    // Read now, so a missing CA file fails the pipeline's creation as before.
+    const ca = !config.tls.insecure && config.tls.ca_file ? readFileSync(config.tls.ca_file) : null;
+    return lazySdkExporter(async () => (await import('./sdk.js')).grpcExporters(config, ca));
   },
 });
