@@ -19,7 +19,8 @@ import { parseTerm, type TermNode } from '../beam/term_parse.js';
 import { decodeQuoted } from '../beam/term_strings.js';
 import { ErlFloat, ErlImproperList, ErlMap, ErlTuple, type Term } from '../beam/terms.js';
 import { ScopeError } from '../util/errors.js';
-import type { ArchiveReader, Row } from './archive_reader.js';
+import type { ArchiveReader } from './archive_reader.js';
+import { attributesOf } from './rows.js';
 import { when } from './time.js';
 import type { GeneratedTest } from './types.js';
 
@@ -218,10 +219,6 @@ function spaced(lines: readonly string[]): string[] {
     out.push(line);
   }
   return out;
-}
-
-function attributesOf(row: Row): Attrs {
-  try { return JSON.parse(String(row.attributes ?? '{}')) as Attrs; } catch { return {}; }
 }
 
 /**

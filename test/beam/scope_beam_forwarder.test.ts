@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createPipeline, registerComponent, silentLogger, type MetricPoint, type Pipeline, type ScopeEvent } from '../../src/index.js';
-import { Collector, freePort, processScratchDir, ROOT, until } from '../helpers.js';
+import { Collector, freePort, outputOf, processScratchDir, ROOT, until } from '../helpers.js';
 import { BEAM_TEST_SOURCES } from './erl.js';
 
 const sink = new Collector();
@@ -43,15 +43,7 @@ after(async () => {
 
 function startScenario(port: number): ElixirNode {
   const child = spawn('elixir', ['-pa', ebin, '-pa', telemetryEbin, join(BEAM_TEST_SOURCES, 'scope_beam_forwarder.exs'), String(port)], { stdio: 'pipe' });
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const { lines, stderr: stderrText } = outputOf(child);
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const node: ElixirNode = {
     child,
@@ -59,9 +51,9 @@ function startScenario(port: number): ElixirNode {
       let index = -1;
       await until(() => {
         index = lines.findIndex((l) => l.startsWith(prefix));
-        if (index < 0 && child.exitCode !== null) throw new Error(`elixir exited: ${lines.join('\n')}\n${stderr}`);
+        if (index < 0 && child.exitCode !== null) throw new Error(`elixir exited: ${lines.join('\n')}\n${stderrText()}`);
         return index >= 0;
-      }, timeoutMs, `"${prefix}" from the Elixir node (stdout: ${lines.join(' | ')}; stderr: ${stderr})`);
+      }, timeoutMs, `"${prefix}" from the Elixir node (stdout: ${lines.join(' | ')}; stderr: ${stderrText()})`);
       // Taken, so the same command can be awaited again.
       return lines.splice(index, 1)[0].slice(prefix.length).trim();
     },
