@@ -24,7 +24,14 @@ export interface Column<T> {
   elements: SchemaElement[];
   duckdb: string;
   value(item: T): unknown;
-  /** Min/max statistics in the footer: for columns queries filter ranges on, not random ids or JSON documents. */
+  /**
+   * Min/max statistics in the footer: for the columns whose ranges prune row
+   * groups (times, numbers, nodes and services, mostly-NULL keys such as a
+   * registered name). Not for ids, documents, or the strings every row has
+   * and whose values spread over every row group (a pid, an event type, a
+   * span name): their range never excludes one, and computing it costs the
+   * writer up to a tenth of a microsecond per row and column.
+   */
   statistics: boolean;
   /**
    * `text`: a top-level string or JSON column whose values are strings (or
@@ -32,8 +39,15 @@ export interface Column<T> {
    * (numbers, bigints, nested lists), handed to the writer as is.
    */
   values: 'text' | 'value';
-  /** Nearly every value differs (ids, attribute documents): dictionary encoding would only cost time. */
+  /** Nearly every value differs (ids, attribute documents): the hyparquet writer (rows mode) writes it without a dictionary. */
   unique: boolean;
+  /**
+   * A JSON column holding an item's attribute map: `of` gives the map. The
+   * exporter serialises a batch's maps with one call (parquet/documents.ts);
+   * `shared`: the same object for many items (a span's resource), whose text
+   * is made once per batch instead.
+   */
+  document?: { of(item: T): AttributeValue | undefined; shared: boolean };
 }
 
 type Repetition = 'REQUIRED' | 'OPTIONAL';
@@ -68,21 +82,32 @@ function leaf<T>(element: SchemaElement, duckdb: string, value: (item: T) => unk
   const text = element.converted_type === 'UTF8' || element.converted_type === 'JSON';
   return {
     name: element.name, elements: [element], duckdb, value,
-    statistics: duckdb !== 'JSON' && !RANDOM_IDS.has(element.name),
+    statistics: duckdb !== 'JSON' && !RANDOM_IDS.has(element.name) && !SPREAD.has(element.name),
     values: text ? 'text' : 'value',
     unique: RANDOM_IDS.has(element.name) || UNIQUE_DOCUMENTS.has(element.name),
   };
 }
 
+/** Text in every row whose values spread over every row group (see `statistics`). */
+const SPREAD = new Set(['type', 'pid', 'name', 'kind', 'status_code']);
 /** Random ids: their min/max never prune a row group, and they rarely repeat. */
 const RANDOM_IDS = new Set(['trace_id', 'span_id', 'parent_span_id', 'id', 'causation_id']);
 /** Per-item documents (a resource, by contrast, repeats and is kept in a dictionary). */
 const UNIQUE_DOCUMENTS = new Set(['attributes', 'body', 'distribution']);
 
-function containsBytes(value: AttributeValue): boolean {
+/** Whether a value holds bytes anywhere (a loop without allocation: it runs for every document written). */
+export function containsBytes(value: AttributeValue): boolean {
+  if (typeof value !== 'object' || value === null) return false;
   if (value instanceof Uint8Array) return true;
-  if (Array.isArray(value)) return value.some(containsBytes);
-  if (value !== null && typeof value === 'object') return Object.values(value).some(containsBytes);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (containsBytes(value[i])) return true;
+    return false;
+  }
+  const map = value as { readonly [key: string]: AttributeValue };
+  for (const key in map) {
+    const v = map[key];
+    if (typeof v === 'object' && v !== null && containsBytes(v)) return true;
+  }
   return false;
 }
 
@@ -109,6 +134,11 @@ export function jsonValue(value: AttributeValue | undefined): unknown {
 /** JSON text for a JSON column (non-finite numbers become null, as in any JSON). */
 export function jsonText(value: AttributeValue | undefined): string | null {
   return value === undefined ? null : JSON.stringify(containsBytes(value) ? withBytesAsBase64(value) : value);
+}
+
+/** A JSON column of an item's attribute map (Column.document). */
+function documentColumn<T>(element: SchemaElement, of: (item: T) => AttributeValue | undefined, shared: boolean): Column<T> {
+  return { ...leaf<T>(element, 'JSON', (item) => jsonText(of(item))), document: { of, shared } };
 }
 
 /** A promoted attribute as text: strings as they are, other scalars printed, lists and maps as JSON. */
@@ -189,8 +219,8 @@ export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
     leaf(str('pid', 'OPTIONAL'), 'VARCHAR', (s) => text(s.attributes['beam.pid'])),
     leaf(str('scope_name', 'OPTIONAL'), 'VARCHAR', (s) => s.scope?.name ?? null),
     leaf(str('scope_version', 'OPTIONAL'), 'VARCHAR', (s) => s.scope?.version ?? null),
-    leaf(json('resource_attributes'), 'JSON', (s) => jsonText(s.resource)),
-    leaf(json('attributes'), 'JSON', (s) => jsonText(s.attributes)),
+    documentColumn(json('resource_attributes'), (s: Span) => s.resource, true),
+    documentColumn(json('attributes'), (s: Span) => s.attributes, false),
     ...promoted<Span>(promote, (s) => s.attributes),
     {
       name: 'events',
@@ -227,9 +257,9 @@ export function eventColumns(promote: readonly string[] = []): Column<ScopeEvent
     leaf(str('span_id', 'OPTIONAL'), 'VARCHAR', (e) => e.spanId ?? null),
     leaf(str('causation_id', 'OPTIONAL'), 'VARCHAR', (e) => e.causationId ?? null),
     ...EVENT_KEY_COLUMN_DEFS,
-    leaf(json('attributes'), 'JSON', (e) => jsonText(e.attributes)),
+    documentColumn(json('attributes'), (e: ScopeEvent) => e.attributes, false),
     leaf(json('body', 'OPTIONAL'), 'JSON', (e) => jsonText(e.body)),
-    leaf(json('resource_attributes', 'OPTIONAL'), 'JSON', (e) => (e.resource ? jsonText(e.resource) : null)),
+    documentColumn(json('resource_attributes', 'OPTIONAL'), (e: ScopeEvent) => e.resource, true),
     ...promoted<ScopeEvent>(promote, (e) => e.attributes),
   ];
 }
@@ -258,8 +288,8 @@ export function metricColumns(promote: readonly string[] = []): Column<MetricPoi
     leaf(json('distribution', 'OPTIONAL'), 'JSON', (m) => (distribution(m) === null ? null : JSON.stringify(distribution(m)))),
     leaf(str('service_name', 'OPTIONAL'), 'VARCHAR', (m) => text(m.resource['service.name'])),
     leaf(str('beam_node', 'OPTIONAL'), 'VARCHAR', (m) => text(m.attributes['beam.node'] ?? m.resource['beam.node'])),
-    leaf(json('resource_attributes'), 'JSON', (m) => jsonText(m.resource)),
-    leaf(json('attributes'), 'JSON', (m) => jsonText(m.attributes)),
+    documentColumn(json('resource_attributes'), (m: MetricPoint) => m.resource, true),
+    documentColumn(json('attributes'), (m: MetricPoint) => m.attributes, false),
     ...promoted<MetricPoint>(promote, (m) => m.attributes),
   ];
 }

@@ -1,8 +1,8 @@
 /**
  * The columnar hand-off between the pipeline's thread and the archive
  * writer's worker: a batch's checked rows (rows.ts) are appended column by
- * column into typed arrays, UTF-8 bytes with offsets, and dictionaries for
- * repeating strings, one chunk per partition, and the chunk's ArrayBuffers are
+ * column into typed arrays and UTF-8 bytes with offsets, one chunk per
+ * partition, and the chunk's ArrayBuffers are
  * transferred to the worker (no structured clone of the items). The worker
  * (encode.ts) turns chunks into Arrow record batches and Parquet row groups.
  *
@@ -12,11 +12,10 @@
  */
 import type { SchemaElement } from 'hyparquet-writer';
 import type { Column } from '../../archive/tables.js';
+import type { BatchDocuments } from './documents.js';
 
 export type ColumnPayload =
   | { kind: 'utf8'; offsets: Int32Array; bytes: Uint8Array; valid?: Uint8Array }
-  /** A repeating string column: the key of each row into `values` (-1: null). */
-  | { kind: 'dict'; keys: Int32Array; values: string[] }
   | { kind: 'i64'; values: BigInt64Array; valid?: Uint8Array }
   | { kind: 'i32'; values: Int32Array; valid?: Uint8Array }
   | { kind: 'f64'; values: Float64Array; valid?: Uint8Array }
@@ -93,7 +92,6 @@ class Utf8Builder implements Builder {
 export function utf8Payload(values: ReadonlyArray<string | null>, optional: boolean): ColumnPayload & { kind: 'utf8' } {
   const n = values.length;
   const offsets = new Int32Array(n + 1);
-  const present: string[] = [];
   let valid: Uint8Array | undefined;
   let chars = 0;
   for (let i = 0; i < n; i++) {
@@ -103,12 +101,12 @@ export function utf8Payload(values: ReadonlyArray<string | null>, optional: bool
       if (!valid) (valid = new Uint8Array(n)).fill(1);
       valid[i] = 0;
     } else {
-      present.push(v);
       chars += v.length;
     }
     offsets[i + 1] = chars;
   }
-  const joined = present.join('');
+  // join() writes null as nothing, as the offsets have it.
+  const joined = values.join('');
   const byteLength = Buffer.byteLength(joined, 'utf8');
   // Its own ArrayBuffer (never the Buffer pool's): it is transferred to the worker.
   const bytes = Buffer.allocUnsafeSlow(byteLength);
@@ -125,34 +123,32 @@ export function utf8Payload(values: ReadonlyArray<string | null>, optional: bool
   return { kind: 'utf8', offsets, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, byteLength), ...(valid ? { valid } : {}) };
 }
 
-/** A repeating string column: a Map lookup per row, and each distinct string once. */
-class DictBuilder implements Builder {
-  private keys = new Int32Array(256);
+/**
+ * A batch document column (documents.ts): each row's cell is its index into
+ * the batch's documents; a chunk that has the whole batch in order takes the
+ * batch's bytes as they are, others copy their rows' out.
+ */
+class DocumentBuilder implements Builder {
+  private rows = new Int32Array(256);
   private length = 0;
-  private readonly index = new Map<string, number>();
-  private readonly values: string[] = [];
-  constructor(private readonly optional: boolean) {}
+  constructor(private readonly documents: BatchDocuments) {}
 
   append(value: unknown): void {
-    const i = this.length++;
-    this.keys = grow(this.keys, this.length);
-    if (value === null) {
-      if (!this.optional) throw new Error('a required column got a null');
-      this.keys[i] = -1;
-      return;
-    }
-    const s = value as string;
-    let key = this.index.get(s);
-    if (key === undefined) {
-      key = this.values.length;
-      this.values.push(s);
-      this.index.set(s, key);
-    }
-    this.keys[i] = key;
+    this.rows = grow(this.rows, this.length + 1);
+    this.rows[this.length++] = value as number;
   }
 
   finish(): ColumnPayload {
-    return { kind: 'dict', keys: this.keys.slice(0, this.length), values: this.values };
+    const { bytes, offsets } = this.documents;
+    const n = this.length;
+    let whole = n === offsets.length - 1;
+    for (let k = 0; whole && k < n; k++) whole = this.rows[k] === k;
+    if (whole) return { kind: 'utf8', offsets, bytes };
+    const out = new Int32Array(n + 1);
+    for (let k = 0; k < n; k++) out[k + 1] = out[k] + offsets[this.rows[k] + 1] - offsets[this.rows[k]];
+    const copy = new Uint8Array(out[n]);
+    for (let k = 0; k < n; k++) copy.set(bytes.subarray(offsets[this.rows[k]], offsets[this.rows[k] + 1]), out[k]);
+    return { kind: 'utf8', offsets: out, bytes: copy };
   }
 }
 
@@ -220,11 +216,11 @@ class ListBuilder implements Builder {
   }
 }
 
-function leafBuilder(element: SchemaElement, dictionary: boolean): Builder {
+function leafBuilder(element: SchemaElement): Builder {
   const optional = element.repetition_type === 'OPTIONAL';
   switch (element.type) {
     case 'BYTE_ARRAY':
-      return dictionary ? new DictBuilder(optional) : new Utf8Builder(optional);
+      return new Utf8Builder(optional);
     case 'INT64':
       return new NumberBuilder('i64', optional);
     case 'INT32':
@@ -238,15 +234,11 @@ function leafBuilder(element: SchemaElement, dictionary: boolean): Builder {
   }
 }
 
-/** Whether a top-level string column is sent as a dictionary: every one but the columns whose values nearly all differ. */
-export function dictionaryColumn(column: Column<unknown>): boolean {
-  return column.elements.length === 1 && column.elements[0].type === 'BYTE_ARRAY' && !column.unique;
-}
-
-function columnBuilder(column: Column<unknown>): Builder {
-  if (column.elements.length === 1) return leafBuilder(column.elements[0], dictionaryColumn(column));
+function columnBuilder(column: Column<unknown>, documents: BatchDocuments | undefined): Builder {
+  if (documents) return new DocumentBuilder(documents);
+  if (column.elements.length === 1) return leafBuilder(column.elements[0]);
   const [group, , , ...fields] = column.elements;
-  return new ListBuilder(fields.map((f) => f.name), fields.map((f) => leafBuilder(f, false)), group.repetition_type === 'OPTIONAL');
+  return new ListBuilder(fields.map((f) => f.name), fields.map((f) => leafBuilder(f)), group.repetition_type === 'OPTIONAL');
 }
 
 /** One partition's rows of a batch, column by column. */
@@ -258,8 +250,10 @@ export class ChunkBuilder {
     readonly table: ColumnChunk['table'],
     readonly dir: string,
     columns: readonly Column<unknown>[],
+    /** The batch's documents of each batch document column (BatchState.documents). */
+    documents: ReadonlyArray<BatchDocuments | undefined> = [],
   ) {
-    this.builders = columns.map(columnBuilder);
+    this.builders = columns.map((c, j) => columnBuilder(c, documents[j]));
   }
 
   /** A row as RowBuilder made it: one checked cell per column. */
@@ -292,9 +286,6 @@ export function transferList(chunks: readonly ColumnChunk[]): ArrayBuffer[] {
       case 'utf8':
         out.add(c.offsets.buffer as ArrayBuffer).add(c.bytes.buffer as ArrayBuffer);
         break;
-      case 'dict':
-        out.add(c.keys.buffer as ArrayBuffer);
-        return;
       case 'list':
         out.add(c.offsets.buffer as ArrayBuffer);
         c.fields.forEach(add);

@@ -17,7 +17,6 @@ import * as wasm from 'parquet-wasm';
 import type { SchemaElement } from 'hyparquet-writer';
 import type { Column } from '../../archive/tables.js';
 import type { ColumnChunk, ColumnPayload } from './chunks.js';
-import { dictionaryColumn } from './chunks.js';
 import type { Compression } from './config.js';
 
 /** Rows start … end of one chunk's column. */
@@ -27,14 +26,13 @@ interface Slice<P extends ColumnPayload = ColumnPayload> {
   end: number;
 }
 
-const encoder = new TextEncoder();
 /** makeData without its per-type overloads, which the payload kinds cannot narrow. */
 const makeData = arrow.makeData as unknown as (props: Record<string, unknown>) => arrow.Data;
 
-function arrowLeafType(element: SchemaElement, dictionary: boolean): arrow.DataType {
+function arrowLeafType(element: SchemaElement): arrow.DataType {
   switch (element.type) {
     case 'BYTE_ARRAY':
-      return dictionary ? new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()) : new arrow.Utf8();
+      return new arrow.Utf8();
     case 'INT64':
       // TIMESTAMP(NANOS) without a time zone: arrow-rs writes it with isAdjustedToUTC false (see archive/tables.ts).
       return element.logical_type?.type === 'TIMESTAMP' ? new arrow.TimestampNanosecond() : new arrow.Int64();
@@ -54,9 +52,9 @@ const nullable = (element: SchemaElement): boolean => element.repetition_type ==
 /** The Arrow field of a table column, matching its Parquet schema elements. */
 export function arrowField(column: Column<unknown>): arrow.Field {
   const [first] = column.elements;
-  if (column.elements.length === 1) return new arrow.Field(column.name, arrowLeafType(first, dictionaryColumn(column)), nullable(first));
+  if (column.elements.length === 1) return new arrow.Field(column.name, arrowLeafType(first), nullable(first));
   const [group, , element, ...fields] = column.elements;
-  const struct = new arrow.Struct(fields.map((f) => new arrow.Field(f.name, arrowLeafType(f, false), nullable(f))));
+  const struct = new arrow.Struct(fields.map((f) => new arrow.Field(f.name, arrowLeafType(f), nullable(f))));
   return new arrow.Field(column.name, new arrow.List(new arrow.Field(element.name, struct, nullable(element))), nullable(group));
 }
 
@@ -115,52 +113,6 @@ function utf8Data(type: arrow.Utf8, slices: ReadonlyArray<Slice<ColumnPayload & 
   return makeData({ type, length: rows, nullCount: nulls, nullBitmap, valueOffsets: offsets, data: bytes });
 }
 
-/** Dictionary chunks share one dictionary in the row group: each chunk's keys are mapped into it. */
-function dictData(type: arrow.Dictionary<arrow.Utf8, arrow.Int32>, slices: ReadonlyArray<Slice<ColumnPayload & { kind: 'dict' }>>, rows: number): arrow.Data {
-  const index = new Map<string, number>();
-  const values: string[] = [];
-  const keys = new Int32Array(rows);
-  const bits = new Uint8Array((rows + 7) >> 3);
-  let nulls = 0;
-  let at = 0;
-  for (const { payload, start, end } of slices) {
-    const map = new Int32Array(payload.values.length);
-    for (let k = 0; k < payload.values.length; k++) {
-      const v = payload.values[k];
-      let key = index.get(v);
-      if (key === undefined) {
-        key = values.length;
-        values.push(v);
-        index.set(v, key);
-      }
-      map[k] = key;
-    }
-    for (let i = start; i < end; i++, at++) {
-      const k = payload.keys[i];
-      if (k < 0) nulls++;
-      else {
-        keys[at] = map[k];
-        bits[at >> 3] |= 1 << (at & 7);
-      }
-    }
-  }
-  const dictionary = arrow.makeVector(utf8Data(new arrow.Utf8(), [{ payload: utf8Of(values), start: 0, end: values.length }], values.length));
-  return makeData({ type, length: rows, nullCount: nulls, nullBitmap: nulls > 0 ? bits : undefined, data: keys, dictionary });
-}
-
-function utf8Of(values: readonly string[]): ColumnPayload & { kind: 'utf8' } {
-  const encoded = values.map((v) => encoder.encode(v));
-  const offsets = new Int32Array(values.length + 1);
-  let total = 0;
-  encoded.forEach((e, i) => {
-    total += e.length;
-    offsets[i + 1] = total;
-  });
-  const bytes = new Uint8Array(total);
-  encoded.forEach((e, i) => bytes.set(e, offsets[i]));
-  return { kind: 'utf8', offsets, bytes };
-}
-
 function boolData(type: arrow.Bool, slices: ReadonlyArray<Slice<ColumnPayload & { kind: 'bool' }>>, rows: number): arrow.Data {
   const { bitmap: nullBitmap, nulls } = bitmap(slices, rows);
   const bits = new Uint8Array((rows + 7) >> 3);
@@ -192,7 +144,6 @@ function listData(type: arrow.List<arrow.Struct>, slices: ReadonlyArray<Slice<Co
 
 function columnData(type: arrow.DataType, slices: ReadonlyArray<Slice>, rows: number): arrow.Data {
   const kind = slices[0]?.payload.kind;
-  if (arrow.DataType.isDictionary(type)) return dictData(type as arrow.Dictionary<arrow.Utf8, arrow.Int32>, slices as Slice<ColumnPayload & { kind: 'dict' }>[], rows);
   if (arrow.DataType.isUtf8(type)) return utf8Data(type, slices as Slice<ColumnPayload & { kind: 'utf8' }>[], rows);
   if (arrow.DataType.isList(type)) return listData(type as arrow.List<arrow.Struct>, slices as Slice<ColumnPayload & { kind: 'list' }>[], rows);
   if (arrow.DataType.isBool(type)) return boolData(type, slices as Slice<ColumnPayload & { kind: 'bool' }>[], rows);
@@ -242,14 +193,17 @@ export class GroupEncoder {
       columnData(field.type, ranges.map(({ chunk, start, end }) => ({ payload: chunk.columns[j], start, end })), rows));
     const struct = makeData({ type: new arrow.Struct(this.schema.fields), length: rows, nullCount: 0, children });
     const ipc = arrow.tableToIPC(new arrow.Table([new arrow.RecordBatch(this.schema, struct as arrow.Data<arrow.Struct>)]), 'stream');
+    // No dictionaries: zstd takes the repetition in a page of plain values at
+    // less cost (arrow-rs hashes every value of a dictionary column, ~0.1 µs a
+    // row and column in wasm) and to smaller files (parquet README, "Writer choice").
     let builder = new wasm.WriterPropertiesBuilder()
       .setCompression(this.codec)
       .setMaxRowGroupSize(rows + 1)
       .setCreatedBy('scope-pipeline')
+      .setDictionaryEnabled(false)
       .setStatisticsEnabled(wasm.EnabledStatistics.Chunk);
     for (const column of this.columns) {
       if (!column.statistics) builder = builder.setColumnStatisticsEnabled(column.name, wasm.EnabledStatistics.None);
-      if (column.unique) builder = builder.setColumnDictionaryEnabled(column.name, false);
     }
     return wasm.writeParquet(wasm.Table.fromIPCStream(ipc), builder.build());
   }

@@ -10,7 +10,7 @@ import { eventColumns, metricColumns, spanColumns, type Column, type TableName }
 import type { Attributes, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
 import { ChunkBuilder, type ColumnChunk } from './chunks.js';
 import type { ParquetExporterConfig, PartitionKey } from './config.js';
-import { RowBuilder, type RowProblem } from './rows.js';
+import { BatchState, RowBuilder, type RowProblem } from './rows.js';
 
 /** A partition directory name longer than this cannot be created (NAME_MAX). */
 export const MAX_SEGMENT = 255;
@@ -76,10 +76,11 @@ export class Router<T> {
 
   /**
    * Builds the item's row (left in `rows.row`) and returns its partition
-   * directory, or the problem that makes it unwritable.
+   * directory, or the problem that makes it unwritable. `batch`, `index`: the
+   * batch being built and the item's place in it (RowBuilder.build).
    */
-  route(item: T): string | RowProblem {
-    const problem = this.rows.build(item);
+  route(item: T, batch?: BatchState<T>, index = -1): string | RowProblem {
+    const problem = this.rows.build(item, batch, index);
     if (problem) return problem;
     // The row's time passed its range check, so the hour is a real date.
     const hour = hourIndex(this.def.time(item));
@@ -109,6 +110,7 @@ const CHECK_EVERY = 256;
 export async function buildChunks<T>(router: Router<T>, items: readonly T[], invalid: (item: T, problem: RowProblem) => void): Promise<ColumnChunk[]> {
   const chunks = new Map<string, ChunkBuilder>();
   let last: ChunkBuilder | undefined;
+  const batch = new BatchState(router.rows, items);
   let sliceStart = performance.now();
   const pause = (): Promise<void> | undefined => {
     if (performance.now() - sliceStart <= SLICE_MS) return undefined;
@@ -120,14 +122,14 @@ export async function buildChunks<T>(router: Router<T>, items: readonly T[], inv
   for (let i = 0; i < items.length; i++) {
     if (i % CHECK_EVERY === CHECK_EVERY - 1) await pause();
     const item = items[i];
-    const dir = router.route(item);
+    const dir = router.route(item, batch, i);
     if (typeof dir !== 'string') {
       invalid(item, dir);
       continue;
     }
     let chunk = last !== undefined && last.dir === dir ? last : chunks.get(dir);
     if (!chunk) {
-      chunk = new ChunkBuilder(router.def.table, dir, router.def.columns as Column<unknown>[]);
+      chunk = new ChunkBuilder(router.def.table, dir, router.def.columns as Column<unknown>[], batch.documents);
       chunks.set(dir, chunk);
     }
     last = chunk;

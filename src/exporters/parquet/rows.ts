@@ -15,6 +15,8 @@
  */
 import type { SchemaElement } from 'hyparquet-writer';
 import type { Column } from '../../archive/tables.js';
+import type { AttributeValue } from '../../model/types.js';
+import { batchDocuments, LONE_SURROGATE_ESCAPE, LONE_SURROGATE_PROBLEM, type BatchDocuments } from './documents.js';
 
 /**
  * DuckDB's TIMESTAMP_NS: 1677-09-22T00:00:00Z … 2262-04-11T23:47:16.854775806Z.
@@ -48,13 +50,6 @@ type Check = (value: unknown) => unknown;
 
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
-/**
- * A `\uD800`–`\uDFFF` escape that is an escape (after an even number of
- * backslashes). JSON.stringify writes surrogate pairs as they are and escapes
- * only lone ones, which DuckDB's JSON parser rejects, failing every query
- * that reads the column.
- */
-const LONE_SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
 
 function text(value: unknown): string {
   if (typeof value !== 'string') throw new InvalidValue('must be a string', value);
@@ -64,30 +59,22 @@ function text(value: unknown): string {
 
 function jsonText(value: string): string {
   if (value.includes('\\u') && LONE_SURROGATE_ESCAPE.test(value)) {
-    throw new InvalidValue('holds a string with a lone UTF-16 surrogate, which DuckDB\'s JSON reader rejects', value);
+    throw new InvalidValue(LONE_SURROGATE_PROBLEM, value);
   }
   return value;
 }
 
-/** 0 when `s` is lowercase hex, 1 when it is hex with an uppercase digit, 2 when it is not hex. */
-function hexKind(s: string): number {
-  let kind = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) continue;
-    if (c >= 65 && c <= 70) kind = 1;
-    else return 2;
-  }
-  return kind;
-}
+const LOWER_HEX = /^[0-9a-f]*$/;
+const ANY_HEX = /^[0-9a-fA-F]*$/;
 
 function hexId(digits: number): Check {
   return (value) => {
     if (typeof value !== 'string') throw new InvalidValue(`must be ${digits} hex digits`, value);
-    const kind = value.length === digits ? hexKind(value) : 2;
-    if (kind === 0) return value;
-    // The archive's ids are lowercase, so that pasted ids match.
-    if (kind === 1) return value.toLowerCase();
+    if (value.length === digits) {
+      if (LOWER_HEX.test(value)) return value;
+      // The archive's ids are lowercase, so that pasted ids match.
+      if (ANY_HEX.test(value)) return value.toLowerCase();
+    }
     throw new InvalidValue(`must be ${digits} hex digits (${digits / 2} bytes); it has ${value.length} characters`, value);
   };
 }
@@ -200,9 +187,44 @@ function preview(value: unknown): string {
   return typeof value;
 }
 
+interface Cell<T> {
+  name: string;
+  value: (item: T) => unknown;
+  check: Check;
+  document?: { of(item: T): unknown; shared: boolean };
+}
+
+/**
+ * What one batch's rows share: the batch's attribute documents as text
+ * (by column index), and the last shared document seen per column with its
+ * text (a resource, the same object for many items). One per batch, so that
+ * batches built at once (each yields to the event loop) never mix.
+ */
+export class BatchState<T> {
+  readonly documents: Array<BatchDocuments | undefined>;
+  private readonly lastDoc: unknown[];
+  private readonly lastText: unknown[];
+
+  constructor(rows: RowBuilder<T>, items: readonly T[]) {
+    this.documents = rows.cellsOf().map((c) => (c.document && !c.document.shared ? batchDocuments(items, c.document.of as (item: T) => AttributeValue) : undefined));
+    this.lastDoc = this.documents.map(() => undefined);
+    this.lastText = this.documents.map(() => undefined);
+  }
+
+  /** A shared document's checked text, when `doc` is the object seen last in this column. */
+  shared(j: number, doc: unknown): unknown {
+    return doc !== undefined && doc === this.lastDoc[j] ? this.lastText[j] : undefined;
+  }
+
+  remember(j: number, doc: unknown, text: unknown): void {
+    this.lastDoc[j] = doc;
+    this.lastText[j] = text;
+  }
+}
+
 /** Builds each item's row: one cell per column, in column order, or the first problem found. */
 export class RowBuilder<T> {
-  private readonly cells: Array<{ name: string; value: (item: T) => unknown; check: Check }>;
+  private readonly cells: Array<Cell<T>>;
   /** The last item's cells, when build() found no problem: one array, reused by the next call (copy them out). */
   readonly row: unknown[];
 
@@ -212,25 +234,54 @@ export class RowBuilder<T> {
       name: c.name,
       value: c.value,
       check: c.elements.length === 1 ? leafCheck(c.elements[0], { hexDigits: ids[c.name] }) : listCheck(c as Column<unknown>, ids),
+      ...(c.document ? { document: c.document } : {}),
     }));
     this.row = new Array<unknown>(this.cells.length);
   }
 
-  /** Fills `row` with the item's cells; returns what makes the item unwritable, or null. */
-  build(item: T): RowProblem | null {
+  cellsOf(): ReadonlyArray<Cell<T>> {
+    return this.cells;
+  }
+
+  /**
+   * Fills `row` with the item's cells; returns what makes the item unwritable,
+   * or null. With a batch (`index`: the item's place in it), a batch document
+   * column's cell is the item's index into the batch's documents.
+   */
+  build(item: T, batch?: BatchState<T>, index = -1): RowProblem | null {
     const row = this.row;
+    const cells = this.cells;
     let i = 0;
     let value: unknown;
     try {
-      for (; i < this.cells.length; i++) {
-        const cell = this.cells[i];
+      for (; i < cells.length; i++) {
+        const cell = cells[i];
         value = undefined;
+        if (batch !== undefined && cell.document !== undefined) {
+          const documents = batch.documents[i];
+          if (documents !== undefined) {
+            const problem = documents.problems?.get(index);
+            if (problem) throw new InvalidValue(problem.problem, problem.value);
+            row[i] = index;
+            continue;
+          }
+          const doc = cell.document.of(item);
+          const known = batch.shared(i, doc);
+          if (known !== undefined) {
+            row[i] = known;
+            continue;
+          }
+          value = cell.value(item);
+          row[i] = cell.check(value);
+          batch.remember(i, doc, row[i]);
+          continue;
+        }
         value = cell.value(item);
         row[i] = cell.check(value);
       }
       return null;
     } catch (error) {
-      const name = this.cells[i].name;
+      const name = cells[i].name;
       if (error instanceof InvalidValue) return { field: name + error.path, problem: error.problem, value: preview(error.value) };
       // The column's own conversion threw: JSON.stringify of a BigInt or of a cycle, BigInt() of a fraction.
       return { field: name, problem: `cannot be encoded: ${(error as Error).message}`, value: preview(value) };
