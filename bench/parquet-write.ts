@@ -13,8 +13,9 @@
  * builds a pool of POOL batches first (untimed) and sends them in turn, so
  * the timed part is the exporter's alone, from the first batch to the end of
  * shutdown (every file complete and renamed). Also measured: the
- * pipeline-thread time per row (event-loop utilisation) and the longest
- * event-loop stall.
+ * pipeline-thread time per row (event-loop utilisation), the process's CPU
+ * time per row over every thread (on 2 cores, the bound on throughput), and
+ * the longest event-loop stall.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -51,14 +52,29 @@ function parquetFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f));
 }
 
+/** The process's CPU time (every thread: the pipeline's, the worker's, GC's, DuckDB's) per row since `since`. */
+const cpuPerRow = (since: NodeJS.CpuUsage, rows: number): number => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / rows;
+};
+
 const bytesIn = (dir: string): number => parquetFiles(dir).reduce((sum, f) => sum + statSync(f).size, 0);
 
-interface RunResult { rows_per_s: number; bytes: number; peak_rss_mib: number; main_us_per_row?: number; max_stall_ms?: number }
+interface RunResult { rows_per_s: number; bytes: number; peak_rss_mib: number; cpu_us_per_row: number; main_us_per_row?: number; max_stall_ms?: number }
 
-/** POOL batches of the table's rows, built before timing starts. */
+/**
+ * POOL batches of the table's rows, built before timing starts. A batch's
+ * spans share one resource object, as the OTLP receiver's spans of one
+ * ResourceSpans do (an SDK sends its process's resource once per request).
+ */
 function pool(table: Table): Batch[] {
   if (table === 'spans') {
-    return Array.from({ length: POOL }, (_, b) => ({ spans: Array.from({ length: BATCH }, (_, k) => span(b * BATCH + k)), events: [], metrics: [] }));
+    return Array.from({ length: POOL }, (_, b) => {
+      const spans = Array.from({ length: BATCH }, (_, k) => span(b * BATCH + k));
+      const resource = spans[0].resource;
+      for (const s of spans) s.resource = resource;
+      return { spans, events: [], metrics: [] };
+    });
   }
   const events = stream(POOL * BATCH);
   return Array.from({ length: POOL }, (_, b) => ({ spans: [], events: events.slice(b * BATCH, (b + 1) * BATCH), metrics: [] }));
@@ -73,10 +89,11 @@ async function child(kind: string, table: Table, dir: string): Promise<RunResult
     const c = await db.connect();
     await c.run(`CREATE TABLE t AS SELECT * FROM read_parquet('${join(dir, `input-${table}.parquet`)}')`);
     const out = join(dir, 'duckdb.parquet');
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await c.run(`COPY t TO '${out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 20000)`);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { rows_per_s: rows / seconds, bytes: statSync(out).size, peak_rss_mib: process.resourceUsage().maxRSS / 1024 };
+    return { rows_per_s: rows / seconds, bytes: statSync(out).size, peak_rss_mib: process.resourceUsage().maxRSS / 1024, cpu_us_per_row: cpuPerRow(cpu0, rows) };
   }
   const archive = join(dir, kind);
   const meter = metrics.getMeter('bench');
@@ -87,6 +104,7 @@ async function child(kind: string, table: Table, dir: string): Promise<RunResult
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let at = 0, b = 0; at < rows; at += BATCH, b++) {
     let batch = batches[b % POOL];
@@ -100,7 +118,7 @@ async function child(kind: string, table: Table, dir: string): Promise<RunResult
   const elu = performance.eventLoopUtilization(elu0);
   delay.disable();
   return {
-    rows_per_s: rows / (ns / 1e9), bytes: bytesIn(archive), peak_rss_mib: process.resourceUsage().maxRSS / 1024,
+    rows_per_s: rows / (ns / 1e9), bytes: bytesIn(archive), peak_rss_mib: process.resourceUsage().maxRSS / 1024, cpu_us_per_row: cpuPerRow(cpu0, rows),
     main_us_per_row: (elu.active * 1000) / rows, max_stall_ms: delay.max / 1e6,
   };
 }
@@ -149,7 +167,7 @@ export async function run(): Promise<string> {
         }
         const median = (key: keyof RunResult): number => series(name, key, runs.map((x) => x[key] ?? 0)).median;
         return {
-          name, kind, rate: series(name, 'rows/s', runs.map((x) => x.rows_per_s)), bytes: median('bytes'), rss: median('peak_rss_mib'),
+          name, kind, rate: series(name, 'rows/s', runs.map((x) => x.rows_per_s)), bytes: median('bytes'), rss: median('peak_rss_mib'), cpu: median('cpu_us_per_row'),
           main: kind === 'duckdb' ? undefined : median('main_us_per_row'), stall: kind === 'duckdb' ? undefined : Math.max(...runs.map((x) => x.max_stall_ms ?? 0)),
         };
       });
@@ -161,15 +179,15 @@ export async function run(): Promise<string> {
       json[table] = {
         input: { rows, shape: table === 'spans' ? 'spans, 8 attributes, 1 in 10 with an exception event' : 'trace-port-shaped events (bench/processors.ts stream)', batch: BATCH, pool_batches: POOL, row_group_size: 20_000, warmup_run: first },
         anchor: anchor.name,
-        series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss, median_main_thread_us_per_row: r.main, max_event_loop_stall_ms: r.stall })),
+        series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss, median_cpu_us_per_row: r.cpu, median_main_thread_us_per_row: r.main, max_event_loop_stall_ms: r.stall })),
       };
       const fmt = (s: Series): string => `${(s.median / 1e3).toFixed(0)} k rows/s`;
       out.push(
         `parquet-write, ${table}: ${rows / 1e6} M rows, ${RUNS} runs each in a fresh process`,
         '',
-        '| series | median | min – max | vs anchor | file size | peak RSS | pipeline thread | longest stall |',
-        '|---|---|---|---|---|---|---|---|',
-        ...results.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${(r.rate.min / 1e3).toFixed(0)} – ${(r.rate.max / 1e3).toFixed(0)} k | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.rss.toFixed(0)} MiB | ${r.main === undefined ? '' : `${r.main.toFixed(2)} µs/row`} | ${r.stall === undefined ? '' : `${r.stall.toFixed(0)} ms`} |`),
+        '| series | median | min – max | vs anchor | file size | peak RSS | CPU, all threads | pipeline thread | longest stall |',
+        '|---|---|---|---|---|---|---|---|---|',
+        ...results.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${(r.rate.min / 1e3).toFixed(0)} – ${(r.rate.max / 1e3).toFixed(0)} k | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.rss.toFixed(0)} MiB | ${r.cpu.toFixed(2)} µs/row | ${r.main === undefined ? '' : `${r.main.toFixed(2)} µs/row`} | ${r.stall === undefined ? '' : `${r.stall.toFixed(0)} ms`} |`),
         '',
       );
     }

@@ -39,7 +39,7 @@ export interface Column<T> {
    * (numbers, bigints, nested lists), handed to the writer as is.
    */
   values: 'text' | 'value';
-  /** Nearly every value differs (ids, attribute documents): the hyparquet writer (rows mode) writes it without a dictionary. */
+  /** Nearly every value differs (ids, attribute documents): written without a dictionary, which would only cost time. */
   unique: boolean;
   /**
    * A JSON column holding an item's attribute map: `of` gives the map. The

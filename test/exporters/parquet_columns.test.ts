@@ -164,11 +164,11 @@ describe('parquet exporter, columnar writer', () => {
       ], `metric point ${i}`);
     }
 
-    // Statistics where the table definitions ask for them (times, numbers, the node and service), no dictionaries.
+    // Statistics where the table definitions ask for them (not for spread or unique text), dictionaries for repeating text.
     const chunks = await q(`SELECT DISTINCT path_in_schema, stats_min_value IS NOT NULL, encodings LIKE '%DICTIONARY%'
       FROM parquet_metadata('${spans[0]}') WHERE path_in_schema IN ('name', 'trace_id', 'attributes', 'start_time', 'duration_ns', 'service_name') ORDER BY 1`);
     assert.deepEqual(chunks, [
-      ['attributes', false, false], ['duration_ns', true, false], ['name', false, false], ['service_name', true, false], ['start_time', true, false], ['trace_id', false, false],
+      ['attributes', false, false], ['duration_ns', true, false], ['name', false, true], ['service_name', true, true], ['start_time', true, false], ['trace_id', false, false],
     ]);
     const types = await q(`SELECT DISTINCT name, logical_type, converted_type FROM parquet_schema('${spans[0]}') WHERE name IN ('start_time', 'attributes', 'time') ORDER BY 1`);
     assert.deepEqual(types.map(([n, logical, converted]) => [n, String(logical), converted]), [
