@@ -4,9 +4,9 @@
  * The shebang gives V8 a 64 MiB young generation: events live across a batch,
  * and with the default size the scavenger copies them again and again (it
  * halves trace-port throughput; see bench/README.md). A daemon without a
- * beam_trace_port receiver holds it at 16 MiB until collections take a
+ * beam_trace_port receiver holds it at 8 MiB until collections take a
  * noticeable share of the time (util/young_generation.ts: an OTLP load of
- * 10 k spans/s keeps half the RSS). --expose-gc lets the
+ * 10 k spans/s keeps under half the RSS). --expose-gc lets the
  * memory_limiter collect while it refuses data (see its README).
  * Each command loads only what it uses (the component registry alone takes a
  * third of a second), so `inspect` answers a crash seconds old quickly.
@@ -145,7 +145,7 @@ const SIGNAL_ECHO_MS = 150;
 async function run(files: string[], logLevel: LogLevel | undefined): Promise<void> {
   const config = await load(files);
   const logger = createLogger({ level: logLevel ?? config.service.telemetry.logs.level });
-  // The shebang's 64 MiB semi-spaces are for beam_trace_port; without one the young generation is held at 16 MiB.
+  // The shebang's 64 MiB semi-spaces are for beam_trace_port; without one the young generation is held (8 MiB).
   const { CAPPED_SEMI_SPACE_MIB, sizeYoungGeneration } = await import('./util/young_generation.js');
   if (sizeYoungGeneration(config) === 'held') logger.debug('young generation held', { semi_space_mib: CAPPED_SEMI_SPACE_MIB });
   const { createPipeline } = await import('./pipeline/service.js');

@@ -22,7 +22,7 @@ export interface ServiceConfig {
   pipelines: Record<string, PipelineDefinition>;
   telemetry: TelemetryConfig;
   shutdown_timeout: string;
-  /** The command's V8 young generation: large (64 MiB semi-spaces), held (16 MiB whatever the load), auto (large with a beam_trace_port receiver, else held until collections take over 4 % of the time). */
+  /** The command's V8 young generation: large (64 MiB semi-spaces), held (8 MiB semi-spaces whatever the load), auto (large with a beam_trace_port receiver, else held until collections take over 4 % of the time). */
   young_generation: 'auto' | 'large' | 'held';
 }
 

@@ -146,7 +146,8 @@ export const builtinEventSchemas: readonly EventSchemaDefinition[] = [
 interface CompiledSchema {
   key: string;
   version: number;
-  validate: ValidateFunction;
+  /** Compiled when an event of the schema is first validated (see register). */
+  validator(): ValidateFunction;
 }
 
 function describe(error: ErrorObject): { path: string; message: string } {
@@ -158,7 +159,12 @@ function describe(error: ErrorObject): { path: string; message: string } {
   return { path: error.instancePath || '/', message: error.message ?? error.keyword };
 }
 
-/** Event schemas by type and version; each schema is compiled once, on registration. */
+/**
+ * Event schemas by type and version. A schema registered by a caller is
+ * compiled at once (a bad schema fails its registration); the built-in ones
+ * when an event of theirs is first validated, as a pipeline that takes only
+ * OTLP never needs them and their compiled code is about 5 MiB of RSS.
+ */
 export class EventSchemaRegistry {
   private readonly ajv = new Ajv({ allErrors: false, strict: false });
   /** Exact type → versions. */
@@ -175,14 +181,16 @@ export class EventSchemaRegistry {
       errors: false,
       validate: (_schema: unknown, data: unknown) => typeof data === 'bigint' && data >= 0n,
     });
-    for (const d of definitions) this.register(d);
+    for (const d of definitions) this.register(d, { compile: 'on first use' });
   }
 
-  register(definition: EventSchemaDefinition): void {
+  register(definition: EventSchemaDefinition, options: { compile: 'now' | 'on first use' } = { compile: 'now' }): void {
     const key = `${definition.name}.v${definition.version}`;
     if (this.definitions.has(key)) throw new ScopeError('SCHEMA_DUPLICATE', `event schema ${key} is already registered`);
-    const validate = this.ajv.compile({ allOf: [envelope, definition.schema] });
-    const compiled: CompiledSchema = { key, version: definition.version, validate };
+    let validate: ValidateFunction | undefined;
+    const validator = (): ValidateFunction => (validate ??= this.ajv.compile({ allOf: [envelope, definition.schema] }));
+    if (options.compile === 'now') validator();
+    const compiled: CompiledSchema = { key, version: definition.version, validator };
     for (const type of definition.types) {
       if (type.endsWith('.*')) {
         const prefix = type.slice(0, -1);
@@ -223,8 +231,9 @@ export class EventSchemaRegistry {
       const known = versions.map((c) => c.key).join(', ');
       return { schema: 'none', path: '/schemaVersion', message: `no schema version ${String(event.schemaVersion)} for "${type}" (known: ${known})` };
     }
-    if (compiled.validate(event)) return null;
-    const error = compiled.validate.errors?.find((e) => e.keyword !== 'if') ?? compiled.validate.errors?.[0];
+    const validate = compiled.validator();
+    if (validate(event)) return null;
+    const error = validate.errors?.find((e) => e.keyword !== 'if') ?? validate.errors?.[0];
     const { path, message } = error ? describe(error) : { path: '/', message: 'invalid' };
     return { schema: compiled.key, path, message };
   }

@@ -8,23 +8,27 @@
  * half the rate; bench/README.md, etf-decode). V8 fixes that maximum when the
  * process starts, and the young generation grows towards it under any steady
  * allocation: an OTLP load of 10 k spans/s, which gains nothing from it, sits
- * at about 230 MiB RSS after 20 s instead of about 112 MiB with 16 MiB
+ * at about 230 MiB RSS after 20 s instead of about 95 MiB with 8 MiB
  * semi-spaces (bench/README.md, otlp-ingest).
  *
  * V8 cannot lower the maximum once running, but it grows the young generation
  * only at a scavenge, by `--semi-space-growth-factor`, a flag it reads each
  * time. So the young generation can be held: growth switched off (factor 1)
- * while it is at or above 16 MiB semi-spaces, V8's own default maximum here,
- * and back on (its default, 2) below. The check runs after every garbage
+ * while it is at or above 8 MiB semi-spaces, and back on (its default, 2)
+ * below. 8 MiB holds the spans the batch processor keeps for its 200 ms
+ * timeout at 10 k spans/s without promoting them, now that the OTLP
+ * receiver allocates about 2.6 KB per 20-attribute span (it was 4.8 KB,
+ * and then 8 MiB promoted them and the old generation saw-toothed). The check runs after every garbage
  * collection, in the next turn of the event loop: one step of growth can slip
  * past it within a single long synchronous task, never past the command's
  * 64 MiB.
  *
  * Held, a heavier load pays in collections: at 25 k spans/s and more objects
  * outlive the smaller young generation and are promoted, and the old
- * generation's collections cost about 25 % more CPU per span. So in `auto`
- * the hold is released once collection pauses take more than 4 % of 5 s (an
- * OTLP load of 10 k spans/s held takes about 1 %, 25 k about 7 %), and taken
+ * generation's collections cost more CPU per span (at 25 k spans/s, 17 µs
+ * instead of 11). So in `auto` the hold is released once collection pauses
+ * take more than 4 % of 5 s (an OTLP load of 10 k spans/s held stays below),
+ * and taken
  * up again when V8 itself has shrunk the young generation below the hold
  * (it does when allocation falls off), no sooner than a minute later.
  *
@@ -36,7 +40,7 @@ import { performance, PerformanceObserver, type PerformanceEntry } from 'node:pe
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /** The semi-space size the young generation is held to. */
-export const CAPPED_SEMI_SPACE_MIB = 16;
+export const CAPPED_SEMI_SPACE_MIB = 8;
 
 /** Receiver types whose throughput needs the command's full 64 MiB semi-spaces. */
 const LARGE_YOUNG_GENERATION = new Set(['beam_trace_port']);

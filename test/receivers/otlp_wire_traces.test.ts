@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { otlpTypes } from '../../src/otel/proto.js';
 import { convertTraces, type Msg } from '../../src/receivers/otlp/convert.js';
-import { decodeTraceRequest } from '../../src/receivers/otlp/wire_traces.js';
+import { decodeTraceRequest, KeyStrings } from '../../src/receivers/otlp/wire_traces.js';
 import { prng } from '../helpers.js';
 
 
@@ -25,7 +25,9 @@ function generator(seed: number) {
     if (r < 0.1) return bytes(len - 1 || 1);
     return bytes(len);
   };
-  const int64 = (): string => pick(['0', '1', '-1', String(int(1e6)), '9007199254740993', '-9223372036854775808', '9223372036854775807', String(-int(1e9))]);
+  // Around the reader's shortcut (varints of up to 7 bytes, below 2^49, read without a BigInt) and the safe-integer edge.
+  const int64 = (): string => pick(['0', '1', '-1', String(int(1e6)), '9007199254740993', '-9223372036854775808', '9223372036854775807', String(-int(1e9)),
+    String(2 ** 49 - 1), String(2 ** 49), String(2 ** 42 - 1), String(2 ** 42), '9007199254740991', '-9007199254740991', '-9007199254740992']);
   const anyValue = (depth: number): Record<string, unknown> => {
     switch (int(depth > 2 ? 5 : 8)) {
       case 0: return { stringValue: text() };
@@ -128,5 +130,35 @@ describe('OTLP/protobuf trace requests read straight from the wire', () => {
     const span = Buffer.concat([field(1, Buffer.alloc(16, 1)), field(2, Buffer.alloc(8, 1)), field(9, Buffer.concat([field(1, Buffer.from('k')), field(2, value)]))]);
     const deep = field(1, field(2, field(2, span)));
     assert.throws(() => decodeTraceRequest(deep), /nested deeper than 64/);
+  });
+});
+
+describe('attribute key strings (interned by a hash of their bytes)', () => {
+  /** FNV-1a of the bytes, seeded with the length, as KeyStrings hashes them. */
+  const hash = (s: string): number => {
+    let h = 0x811c9dc5 ^ s.length;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h;
+  };
+
+  it('two keys with the same hash each read as themselves, and a known key is the same string again', () => {
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const key = `key.${i.toString(36).padStart(6, '0')}`;
+      const other = seen.get(hash(key));
+      if (other !== undefined) pair = [other, key];
+      else seen.set(hash(key), key);
+    }
+    const keys = new KeyStrings(16, 128);
+    const read = (s: string): string => keys.get(Buffer.from(s, 'latin1'), 0, s.length);
+    const [a, b] = pair;
+    assert.notEqual(a, b);
+    assert.equal(read(a), a);
+    assert.equal(read(b), b, 'the colliding key is not taken for the one cached');
+    assert.equal(read(a), a);
+    // Non-ASCII and over-long keys are decoded, not cached.
+    assert.equal(keys.get(Buffer.from('naïve ☕'), 0, Buffer.byteLength('naïve ☕')), 'naïve ☕');
+    assert.equal(read('x'.repeat(300)), 'x'.repeat(300));
   });
 });

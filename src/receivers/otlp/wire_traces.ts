@@ -41,7 +41,6 @@ function utf8(buf: Buffer, from: number, to: number): string {
 
 const SPAN_KINDS: readonly SpanKind[] = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 const STATUS: readonly StatusCode[] = ['unset', 'ok', 'error'];
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -133,6 +132,46 @@ export class Reader {
     return s;
   }
 
+  /**
+   * An id field (`len` bytes): its hex when it has `len` bytes, undefined
+   * when empty, else its byte length (which makes the span invalid). Read
+   * straight from the buffer: no view, no concatenation.
+   */
+  id(len: number): string | number | undefined {
+    const end = this.end();
+    const n = end - this.pos;
+    const from = this.pos;
+    this.pos = end;
+    if (n === 0) return undefined;
+    return n === len ? this.buf.toString('hex', from, end) : n;
+  }
+
+  /** A key: interned (see KEYS), so the attributes of a request's spans share their key strings. */
+  key(): string {
+    const end = this.end();
+    const s = KEYS.get(this.buf, this.pos, end);
+    this.pos = end;
+    return s;
+  }
+
+  /** An int64 varint as an attribute value: a number when exact, else its decimal text (intValue). */
+  intValue(): number | string {
+    const buf = this.buf;
+    // Up to 7 bytes (below 2^49) the varint is a non-negative number exactly: no BigInt.
+    let result = 0;
+    let scale = 1;
+    for (let i = this.pos; i < buf.length && i < this.pos + 7; i++) {
+      const b = buf[i];
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        this.pos = i + 1;
+        return result;
+      }
+      scale *= 128;
+    }
+    return intValue(this.int64());
+  }
+
   /** The bytes of a length-delimited field, as a view. */
   bytes(): Buffer {
     const end = this.end();
@@ -162,25 +201,56 @@ export class Reader {
   }
 }
 
-function hex(bytes: Buffer): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
-  return out;
+/**
+ * Attribute keys as strings made once: a request's spans (and the next
+ * request's) repeat the same few keys, and a fresh string per key per span
+ * was a tenth of what the receiver allocated. Looked up by a hash of the
+ * bytes and checked byte for byte; ASCII keys only, at most MAX_KEYS of them
+ * (the first seen: a client sending random keys fills it and gets fresh
+ * strings after).
+ */
+export class KeyStrings {
+  private readonly strings = new Map<number, string>();
+  constructor(private readonly max: number, private readonly maxLength: number) {}
+
+  get(buf: Buffer, from: number, to: number): string {
+    const n = to - from;
+    if (n > this.maxLength) return utf8(buf, from, to);
+    let h = 0x811c9dc5 ^ n;
+    for (let i = from; i < to; i++) {
+      const c = buf[i];
+      if (c > 0x7f) return utf8(buf, from, to);
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    const known = this.strings.get(h);
+    if (known !== undefined && known.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (known.charCodeAt(i) !== buf[from + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return known;
+    }
+    const s = buf.toString('latin1', from, to);
+    if (known === undefined && this.strings.size < this.max) this.strings.set(h, s);
+    return s;
+  }
 }
 
-/** An id of exactly `len` bytes as hex; undefined when empty, null when the length is wrong. */
-function id(bytes: Buffer | undefined, len: number): string | undefined | null {
-  if (!bytes || bytes.length === 0) return undefined;
-  return bytes.length === len ? hex(bytes) : null;
-}
+const KEYS = new KeyStrings(4096, 128);
 
 function isZero(h: string): boolean {
   return /^0+$/.test(h);
 }
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A signed 64-bit integer as a number when exact, else its decimal text (as convertTraces does). */
 function intValue(v: bigint): number | string {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v.toString();
 }
 
 /** The limits of one request and what they cut. */
@@ -206,7 +276,7 @@ function anyValue(r: Reader, end: number, depth: number, cx: Limits): AttributeV
     const wire = tag & 7;
     if (field === 1 && wire === LEN) value = r.stringAtMost(cx.maxValueBytes, cx);
     else if (field === 2 && wire === VARINT) value = r.uint32() !== 0;
-    else if (field === 3 && wire === VARINT) value = intValue(r.int64());
+    else if (field === 3 && wire === VARINT) value = r.intValue();
     else if (field === 4 && wire === FIXED64) value = r.double();
     else if (field === 5 && wire === LEN) {
       const arrayEnd = r.end();
@@ -248,7 +318,7 @@ function keyValue(r: Reader, end: number, into: Attributes, depth: number, cx: L
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 && wire === LEN) key = r.string();
+    if (field === 1 && wire === LEN) key = r.key();
     else if (field === 2 && wire === LEN) value = anyValue(r, r.end(), depth, cx);
     else r.skip(wire);
   }
@@ -295,7 +365,10 @@ function attributesOf(r: Reader, end: number, field: number, cx: Limits): Attrib
   return out;
 }
 
-interface RawLink { traceId?: Buffer; spanId?: Buffer; traceState: string; attributes: Attributes }
+/** An id as Reader.id reads it: hex, undefined (empty), or the wrong length in bytes. */
+type RawId = string | number | undefined;
+
+interface RawLink { traceId?: RawId; spanId?: RawId; traceState: string; attributes: Attributes }
 
 function event(r: Reader, end: number, cx: Limits): Span['events'][number] {
   let name = '';
@@ -322,8 +395,8 @@ function link(r: Reader, end: number, cx: Limits): RawLink {
     const tag = r.uint32();
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 1 && wire === LEN) l.traceId = r.bytes();
-    else if (field === 2 && wire === LEN) l.spanId = r.bytes();
+    if (field === 1 && wire === LEN) l.traceId = r.id(16);
+    else if (field === 2 && wire === LEN) l.spanId = r.id(8);
     else if (field === 3 && wire === LEN) l.traceState = r.string();
     else if (field === 4 && wire === LEN) itemAttribute(r, l.attributes, count++, cx);
     else r.skip(wire);
@@ -347,9 +420,9 @@ function spanPath(i: number, j: number, k: number): string {
  * marked invalid: the checks and their order are convertTraces's.
  */
 function span(r: Reader, end: number, resource: Attributes, scope: Span['scope'], out: Converted<Span>, cx: Limits, i: number, j: number, k: number): void {
-  let traceIdBytes: Buffer | undefined;
-  let spanIdBytes: Buffer | undefined;
-  let parentBytes: Buffer | undefined;
+  let traceId: RawId;
+  let spanId: RawId;
+  let parent: RawId;
   let traceState = '';
   let name = '';
   let kind = 0;
@@ -366,10 +439,10 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
     const field = tag >>> 3;
     const wire = tag & 7;
     switch (wire === LEN ? field : wire === VARINT ? -field : wire === FIXED64 ? 100 + field : 0) {
-      case 1: traceIdBytes = r.bytes(); break;
-      case 2: spanIdBytes = r.bytes(); break;
+      case 1: traceId = r.id(16); break;
+      case 2: spanId = r.id(8); break;
       case 3: traceState = r.string(); break;
-      case 4: parentBytes = r.bytes(); break;
+      case 4: parent = r.id(8); break;
       case 5: name = r.string(); break;
       case -6: kind = r.uint32() | 0; break;
       case 107: start = r.fixed64(); break;
@@ -408,13 +481,10 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
   }
   if (r.pos !== end) throw new RangeError('span runs past its length');
   attributesDone(attributes, attributeCount, cx);
-  const traceId = id(traceIdBytes, 16);
-  const spanId = id(spanIdBytes, 8);
-  const parent = id(parentBytes, 8);
   const invalid = (f: string, problem: string): void => markInvalid(out, `${spanPath(i, j, k)}.${f}: ${problem} (span ${JSON.stringify(name)})`);
-  if (traceId === null) return invalid('traceId', idBytesProblem((traceIdBytes as Buffer).length, 16));
-  if (spanId === null) return invalid('spanId', idBytesProblem((spanIdBytes as Buffer).length, 8));
-  if (parent === null) return invalid('parentSpanId', idBytesProblem((parentBytes as Buffer).length, 8));
+  if (typeof traceId === 'number') return invalid('traceId', idBytesProblem(traceId, 16));
+  if (typeof spanId === 'number') return invalid('spanId', idBytesProblem(spanId, 8));
+  if (typeof parent === 'number') return invalid('parentSpanId', idBytesProblem(parent, 8));
   const startProblem = timeProblem(start);
   if (startProblem) return invalid('startTimeUnixNano', startProblem);
   const endProblem = timeProblem(endTime);
@@ -426,10 +496,10 @@ function span(r: Reader, end: number, resource: Attributes, scope: Span['scope']
   const spanLinks: Span['links'] = [];
   let emptyLink = false;
   for (let l = 0; l < links.length; l++) {
-    const lt = id(links[l].traceId, 16);
-    const ls = id(links[l].spanId, 8);
-    if (lt === null) return invalid(`links[${l}].traceId`, idBytesProblem((links[l].traceId as Buffer).length, 16));
-    if (ls === null) return invalid(`links[${l}].spanId`, idBytesProblem((links[l].spanId as Buffer).length, 8));
+    const lt = links[l].traceId;
+    const ls = links[l].spanId;
+    if (typeof lt === 'number') return invalid(`links[${l}].traceId`, idBytesProblem(lt, 16));
+    if (typeof ls === 'number') return invalid(`links[${l}].spanId`, idBytesProblem(ls, 8));
     if (!lt || !ls) {
       emptyLink = true;
       continue;
