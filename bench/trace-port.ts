@@ -8,7 +8,9 @@
  *   (c) the scope-pipeline daemon with the default processors (memory_limiter,
  *       batch) and the parquet exporter.
  * For each: frames emitted, received, dropped by the driver (Op 1 counts),
- * events/s, and the CPU of the reading process (from /proc).
+ * events/s, and the CPU of the reading process (from /proc). Then the anchor
+ * and the daemon again with the load paced at given rates (BENCH_TRACE_RATES,
+ * messages/s, one run each): what each takes below the node's full rate.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,8 @@ const ONLY = process.env.BENCH_SERIES?.split(',');
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const HOST = fileURLToPath(new URL('./pipeline-host.js', import.meta.url));
 /** BENCH_CPU_PROF=dir: the Node readers write V8 CPU profiles there (node --cpu-prof). */
+/** The paced rates, messages/s. */
+const RATES = (process.env.BENCH_TRACE_RATES ?? '100000,200000,300000').split(',').filter(Boolean).map(Number);
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
 interface Counts { frames: number; dropped: number; events: number }
@@ -169,8 +173,9 @@ service:
 
 interface RunResult { emitted: number; received: number; dropped: number; events: number; seconds: number; events_per_s: number; cpu_percent: number }
 
-async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir: string): Promise<RunResult> {
-  const loadgen = spawn('erl', ['-noshell', '-pa', code, '-run', 'loadgen', 'main', '0', String(MESSAGES), String(QUEUE)], { stdio: 'pipe' });
+/** One run of the load (paced at `rate` messages/s, 0: the node's full rate) read by one reader. */
+async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir: string, rate = 0): Promise<RunResult> {
+  const loadgen = spawn('erl', ['-noshell', '-pa', code, '-run', 'loadgen', 'main', '0', String(MESSAGES), String(QUEUE), String(rate)], { stdio: 'pipe' });
   const gen = lines(loadgen);
   const port = Number((await gen.next(/port (\d+)\n/))[1]);
   const reader = kind === 'anchor' ? anchorReader(code, port) : kind === 'receiver' ? receiverReader(port) : daemonReader(port, dir);
@@ -237,11 +242,20 @@ export async function run(): Promise<string> {
       });
     }
     const anchor = results[0];
+    // The anchor and the daemon with the load paced, one run each per rate.
+    const paced: Array<{ rate: number; kind: 'anchor' | 'daemon'; run: RunResult }> = [];
+    for (const rate of RATES) {
+      for (const kind of ['anchor', 'daemon'] as const) {
+        rmSync(join(dir, 'archive'), { recursive: true, force: true });
+        paced.push({ rate, kind, run: await oneRun(kind, code, dir, rate) });
+      }
+    }
     writeResult('trace-port', {
-      input: { messages_per_run: MESSAGES, trace_port_queue_size: QUEUE, load: 'bench/beam/loadgen.erl: 4 ping-pong pairs, send/receive/call/return_trace' },
+      input: { messages_per_run: MESSAGES, trace_port_queue_size: QUEUE, load: 'bench/beam/loadgen.erl: 4 ping-pong pairs, send/receive/call/return_trace', paced_rates: RATES },
       anchor: anchor.name,
       runs: RUNS,
       series: results.map((r) => ({ ...r.rate, dropped_share: r.dropShare, median_cpu_percent: r.cpu, runs: r.runs })),
+      paced,
     });
     const k = (n: number): string => `${(n / 1e3).toFixed(0)} k`;
     const fmtRate = (s: Series): string => `${k(s.median)}/s (${k(s.min)} – ${k(s.max)})`;
@@ -251,6 +265,12 @@ export async function run(): Promise<string> {
       '| reader | emitted | received | driver drops | events | vs anchor | CPU of reader |',
       '|---|---|---|---|---|---|---|',
       ...results.map((r) => `| ${r.name} | ${k(r.emitted)} | ${k(r.received)} | ${k(r.dropped)} (${(r.dropShare.median * 100).toFixed(1)} %) | ${fmtRate(r.rate)} | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${r.cpu.toFixed(0)} % |`),
+      '',
+      `The load paced (one run each, ${MESSAGES / 1e6} M messages):`,
+      '',
+      '| paced at | reader | emitted | received | driver drops | until the last event | CPU of reader |',
+      '|---|---|---|---|---|---|---|',
+      ...paced.map(({ rate, kind, run }) => `| ${k(rate)}/s | ${kinds.find((x) => x.kind === kind)?.name ?? kind} | ${k(run.emitted)} | ${k(run.received)} | ${k(run.dropped)} (${((run.dropped / run.emitted) * 100).toFixed(1)} %) | ${run.seconds.toFixed(1)} s | ${run.cpu_percent.toFixed(0)} % |`),
     ].join('\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
