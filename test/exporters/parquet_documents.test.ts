@@ -1,7 +1,7 @@
 /**
  * A batch's attribute documents made with one JSON.stringify
- * (parquet/documents.ts): every path — the separator search (ASCII), the
- * byte scan (non-ASCII, or a document holding the separator itself), and the
+ * (parquet/documents.ts): every path — the separator search (any text), the
+ * byte scan (a document holding the separator itself), and the
  * per-item path (bytes, a BigInt, a lone surrogate) — gives each item exactly
  * the text JSON.stringify gives it alone, and a problem only to the items
  * that have one.
@@ -36,7 +36,7 @@ describe('parquet exporter: a batch\'s documents as JSON text', () => {
     assert.deepEqual(texts(out), docs.map((d) => JSON.stringify(d)));
   });
 
-  it('non-ASCII documents and documents holding the separator (the byte scan): the same texts', () => {
+  it('non-ASCII documents (the separator search in UTF-8) and documents holding the separator (the byte scan): the same texts', () => {
     const nonAscii = shaped(300, (i) => ({ name: `Zoë ${i} — 東京 🚀` }));
     assert.deepEqual(texts(documents(nonAscii)), nonAscii.map((d) => JSON.stringify(d)));
     const withSeparator = shaped(300, (i): Record<string, AttributeValue> => (i % 50 === 0 ? { list: ['x', '\x7f\x7f', 'y'], other: '\x7f\x7f' } : {}));
