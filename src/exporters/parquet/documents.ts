@@ -152,32 +152,22 @@ export function batchDocuments<T>(items: readonly T[], of: (item: T) => Attribut
   const buffer = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
   buffer.write(text, 0, 'utf8');
   const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const bounds = separated(buffer, n);
+  let bounds = separated(buffer, n);
   if (bounds === undefined) {
-    const elements = new Int32Array(2 * n);
-    if (packArrayElements(bytes, 2 * n - 1, elements) < 0) throw new Error(`JSON.stringify made no array of ${2 * n - 1} elements`);
-    // Every other element is a separator: the documents' bytes are moved together.
-    return dropSeparators(bytes, n, elements);
+    // Every other element is a separator: document i is element 2i.
+    bounds = new Int32Array(2 * n);
+    if (packArrayElements(bytes, 2 * n - 1, bounds) < 0) throw new Error(`JSON.stringify made no array of ${2 * n - 1} elements`);
   }
+  return gather(bytes, n, bounds);
+}
+
+/** Document i is bytes[bounds[2i]] … bytes[bounds[2i + 1]]: the documents moved together, in place. */
+function gather(bytes: Uint8Array, n: number, bounds: Int32Array): BatchDocuments {
   const offsets = new Int32Array(n + 1);
   let to = 0;
   for (let i = 0; i < n; i++) {
     const from = bounds[2 * i];
     const end = bounds[2 * i + 1];
-    if (to !== from) bytes.copyWithin(to, from, end);
-    to += end - from;
-    offsets[i + 1] = to;
-  }
-  return { bytes: bytes.subarray(0, to), offsets };
-}
-
-/** Packed elements (packArrayElements) alternating document, separator: the documents alone. */
-function dropSeparators(bytes: Uint8Array, n: number, elements: Int32Array): BatchDocuments {
-  const offsets = new Int32Array(n + 1);
-  let to = 0;
-  for (let i = 0; i < n; i++) {
-    const from = elements[2 * i];
-    const end = elements[2 * i + 1];
     if (to !== from) bytes.copyWithin(to, from, end);
     to += end - from;
     offsets[i + 1] = to;
