@@ -3,9 +3,11 @@
  * terms cut with "…", colour only when asked (a TTY without NO_COLOR).
  */
 import { receivedLabel } from '../beam/rendered_text.js';
+import { fit } from '../util/text.js';
 import type { CrashStory, CrashSummary, SpanRef } from './types.js';
 
 export const WIDTH = 100;
+export { fit };
 
 export interface Style {
   bold(s: string): string;
@@ -23,12 +25,6 @@ const ansi: Style = {
 /** Colour for a TTY, never with NO_COLOR (any value) or when output is piped. */
 export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
   return stream.isTTY === true && env.NO_COLOR === undefined ? ansi : plain;
-}
-
-/** On one line (line breaks and tabs as a space), cut to `width` characters (code points), ending in "…" when cut. */
-export function fit(text: string, width: number): string {
-  const chars = [...text.replace(/[\t\n\v\f\r]+/g, ' ')];
-  return chars.length <= width ? chars.join('') : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
 /** A labelled value on one line, the value cut to what is left of the width. */

@@ -153,5 +153,8 @@ describe('readable text (verbosity basic)', () => {
     const lines = readableLines({ events: [long], spans: [{ ...span, name: 'n'.repeat(300) }], metrics: [] }, new Tally());
     for (const line of lines) assert.ok([...line].length <= 100, line);
     assert.ok(lines.every((l) => !l.includes('\n')));
+    // A short value with a line break is one line too (it used to keep the break when not cut).
+    const short = readableLines({ events: [{ ...crash, attributes: { ...crash.attributes, 'beam.reason': '{badarg,\n[x]}' } }], spans: [], metrics: [] }, new Tally());
+    assert.ok(short.includes('    reason     {badarg, [x]}'), short.join('\n'));
   });
 });

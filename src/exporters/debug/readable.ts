@@ -7,6 +7,7 @@
  */
 import type { AttributeValue, Attributes, Batch, ScopeEvent, Span } from '../../model/types.js';
 import { formatNanos } from './render.js';
+import { fit } from '../../util/text.js';
 
 const WIDTH = 100;
 
@@ -44,10 +45,7 @@ export class Tally {
 const text = (v: AttributeValue | undefined): string | null => (v === undefined || v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
 const list = (v: AttributeValue | undefined): unknown[] => (Array.isArray(v) ? v : []);
 const when = (ns: bigint): string => formatNanos(ns).slice(0, 23).replace('T', ' ');
-const cut = (s: string, width = WIDTH): string => {
-  const chars = [...s.replace(/[\r\n\t]+/g, ' ')];
-  return chars.length <= width ? s : `${chars.slice(0, width - 1).join('')}…`;
-};
+const cut = (s: string): string => fit(s, WIDTH);
 const shown = (name: string): string => name.replace(/^Elixir\./, '');
 
 function crashBlock(e: ScopeEvent): string[] {
