@@ -15,6 +15,7 @@
  */
 import type { AttributeValue } from '../../model/types.js';
 import { containsBytes, jsonText } from '../../archive/tables.js';
+import { utf8Payload } from './chunks.js';
 
 /** Why an item's document cannot be written, and the value, shortened by the caller. */
 export interface DocumentProblem {
@@ -88,11 +89,11 @@ function empty(): BatchDocuments {
   return { bytes: new Uint8Array(0), offsets: new Int32Array(1) };
 }
 
-/** Its own ArrayBuffer (never the Buffer pool's): the column is transferred to the worker. */
-function utf8Bytes(text: string): Uint8Array {
+/** The text's UTF-8 in its own ArrayBuffer (never the Buffer pool's): the column is transferred to the worker. */
+function utf8Bytes(text: string): Buffer {
   const buffer = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
   buffer.write(text, 0, 'utf8');
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return buffer;
 }
 
 /**
@@ -148,9 +149,7 @@ export function batchDocuments<T>(items: readonly T[], of: (item: T) => Attribut
     return eachDocument(items, of);
   }
   if (text.includes('\\u') && LONE_SURROGATE_ESCAPE.test(text)) return eachDocument(items, of);
-  // Its own ArrayBuffer (never the Buffer pool's): the column is transferred to the worker.
-  const buffer = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
-  buffer.write(text, 0, 'utf8');
+  const buffer = utf8Bytes(text);
   const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let bounds = separated(buffer, n);
   if (bounds === undefined) {
@@ -196,12 +195,6 @@ export function eachDocument<T>(items: readonly T[], of: (item: T) => AttributeV
       problem(i, { problem: `cannot be encoded: ${(error as Error).message}`, value: doc });
     }
   }
-  const bytes = utf8Bytes(texts.join(''));
-  const offsets = new Int32Array(n + 1);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    at += Buffer.byteLength(texts[i], 'utf8');
-    offsets[i + 1] = at;
-  }
+  const { bytes, offsets } = utf8Payload(texts, false);
   return { bytes, offsets, ...(problems ? { problems } : {}) };
 }

@@ -10,7 +10,7 @@ import { eventColumns, metricColumns, spanColumns, type Column, type TableName }
 import type { Attributes, MetricPoint, ScopeEvent, Span } from '../../model/types.js';
 import { ChunkBuilder, type ColumnChunk } from './chunks.js';
 import type { ParquetExporterConfig, PartitionKey } from './config.js';
-import { BatchState, RowBuilder, type RowProblem } from './rows.js';
+import { RowBuilder, type BatchState, type RowProblem } from './rows.js';
 
 /** A partition directory name longer than this cannot be created (NAME_MAX). */
 export const MAX_SEGMENT = 255;
@@ -110,7 +110,7 @@ const CHECK_EVERY = 256;
 export async function buildChunks<T>(router: Router<T>, items: readonly T[], invalid: (item: T, problem: RowProblem) => void): Promise<ColumnChunk[]> {
   const chunks = new Map<string, ChunkBuilder>();
   let last: ChunkBuilder | undefined;
-  const batch = new BatchState(router.rows, items);
+  const batch = router.rows.batch(items);
   let sliceStart = performance.now();
   const pause = (): Promise<void> | undefined => {
     if (performance.now() - sliceStart <= SLICE_MS) return undefined;

@@ -205,8 +205,9 @@ export class BatchState<T> {
   private readonly lastDoc: unknown[];
   private readonly lastText: unknown[];
 
-  constructor(rows: RowBuilder<T>, items: readonly T[]) {
-    this.documents = rows.cellsOf().map((c) => (c.document && !c.document.shared ? batchDocuments(items, c.document.of as (item: T) => AttributeValue) : undefined));
+  /** `documents`: by column index, the batch's documents of each batch document column (RowBuilder.batch). */
+  constructor(documents: Array<BatchDocuments | undefined>) {
+    this.documents = documents;
     this.lastDoc = this.documents.map(() => undefined);
     this.lastText = this.documents.map(() => undefined);
   }
@@ -239,8 +240,9 @@ export class RowBuilder<T> {
     this.row = new Array<unknown>(this.cells.length);
   }
 
-  cellsOf(): ReadonlyArray<Cell<T>> {
-    return this.cells;
+  /** A batch's shared state: its attribute documents serialised together (documents.ts). */
+  batch(items: readonly T[]): BatchState<T> {
+    return new BatchState(this.cells.map((c) => (c.document && !c.document.shared ? batchDocuments(items, c.document.of as (item: T) => AttributeValue) : undefined)));
   }
 
   /**
