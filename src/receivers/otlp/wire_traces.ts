@@ -205,9 +205,9 @@ export class Reader {
  * Attribute keys as strings made once: a request's spans (and the next
  * request's) repeat the same few keys, and a fresh string per key per span
  * was a tenth of what the receiver allocated. Looked up by a hash of the
- * bytes and checked byte for byte; ASCII keys only, at most MAX_KEYS of them
- * (the first seen: a client sending random keys fills it and gets fresh
- * strings after).
+ * bytes and checked byte for byte; ASCII keys of up to `maxLength` bytes
+ * only, at most `max` of them (the first seen: a client sending random keys
+ * fills it and gets fresh strings after).
  */
 export class KeyStrings {
   private readonly strings = new Map<number, string>();
