@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineExporter, type Batch, type ExportResult, type ScopeEvent } from '../src/index.js';
+import { defineExporter, type Batch, type ExportResult, type Logger, type LogFields, type ScopeEvent } from '../src/index.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'build/src/cli.js');
@@ -214,4 +214,15 @@ export function outputOf(child: { stdout: NodeJS.ReadableStream; stderr: NodeJS.
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return { lines, stderr: () => stderr };
+}
+
+/** A log line as a capturing logger keeps it. */
+export interface Line { level: string; message: string; fields: LogFields }
+
+/** A logger that keeps every line but debug ones in `lines`, with the fields its children bind. */
+export function captureLogger(lines: Line[], bound: LogFields = {}): Logger {
+  const write = (level: string) => (message: string, fields?: LogFields): void => {
+    lines.push({ level, message, fields: { ...bound, ...fields } });
+  };
+  return { debug: () => undefined, info: write('info'), warn: write('warn'), error: write('error'), child: (f) => captureLogger(lines, { ...bound, ...f }) };
 }

@@ -11,22 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPipeline, type Logger, type LogFields, type MetricPoint, type Pipeline, type ScopeEvent, type Span } from '../../src/index.js';
+import { createPipeline, type MetricPoint, type Pipeline, type ScopeEvent, type Span } from '../../src/index.js';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { queryArchive } from '../../src/archive/query.js';
-import { freePort, promValue, smallDisk, startDaemon, tempDir, until } from '../helpers.js';
+import { captureLogger, freePort, promValue, smallDisk, startDaemon, tempDir, until, type Line } from '../helpers.js';
 
 const BASE = 1_764_000_000_123_456_789n; // 2025-11-24T16:00:00.123456789Z
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
-
-interface Line { level: string; message: string; fields: LogFields }
-
-function captureLogger(lines: Line[], bound: LogFields = {}): Logger {
-  const write = (level: string) => (message: string, fields?: LogFields): void => {
-    lines.push({ level, message, fields: { ...bound, ...fields } });
-  };
-  return { debug: () => undefined, info: write('info'), warn: write('warn'), error: write('error'), child: (f) => captureLogger(lines, { ...bound, ...f }) };
-}
 
 /** One OTLP/JSON span; `i` makes its ids and time. */
 function otlpSpan(i: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -302,26 +302,35 @@ export class ParquetArchiveExporter implements Exporter {
     return this.committedThrough;
   }
 
-  /** Whether a batch can be taken now (a refusal while the archive cannot be written); its time and queue seq. */
-  private admit(receipt: QueueReceipt | undefined): ExportResult | { now: number; seq: number | undefined } {
+  /**
+   * A batch's time and queue seq, and the refusal while the archive cannot be
+   * written (retryable). A batch sent `ahead` (proxy.ts) was acknowledged to
+   * the pipeline when it was posted: it is taken even then, held like the
+   * rows taken before, and the refusal only tells the proxy to stop sending
+   * ahead.
+   */
+  private admit(receipt: QueueReceipt | undefined, ahead = false): { now: number; seq: number | undefined; refusal?: ExportResult } {
+    let refusal: ExportResult | undefined;
     if (this.blocked && !this.resume()) {
       const { error, since } = this.blocked;
-      return {
+      refusal = {
         ok: false, retryable: true,
         error: new Error(`the archive ${this.root} cannot be written (${error.message}) for ${Math.round((Date.now() - since) / 1000)} s; ${this.bufferedTotal()} rows are held until it can`),
       };
+      if (!ahead) return { now: Date.now(), seq: undefined, refusal };
+    } else {
+      this.stalled = false;
     }
-    this.stalled = false;
+    // Only a batch taken counts towards what the archive holds of the queue.
     const seq = this.commits ? receipt?.seq : undefined;
     if (seq !== undefined && seq > this.maxSeq) this.maxSeq = seq;
-    return { now: Date.now(), seq };
+    return { now: Date.now(), seq, ...(refusal ? { refusal } : {}) };
   }
 
   async export(batch: Batch, receipt?: QueueReceipt): Promise<ExportResult> {
     if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
-    const admitted = this.admit(receipt);
-    if ('ok' in admitted) return admitted;
-    const { now, seq } = admitted;
+    const { now, seq, refusal } = this.admit(receipt);
+    if (refusal) return refusal;
     const invalid = this.add(this.spans, batch.spans, now, seq) + this.add(this.events, batch.events, now, seq) + this.add(this.metrics, batch.metrics, now, seq);
     this.publishBuffered();
     // The batch is taken even when a write was refused on the way: its rows are held like the others.
@@ -331,14 +340,14 @@ export class ParquetArchiveExporter implements Exporter {
   /**
    * columns mode: a batch as column chunks, its rows built and checked as it
    * arrived (router.ts); `invalid` items were dropped there. Answers as
-   * export() does.
+   * export() does; a batch sent `ahead` is taken even when the answer is a
+   * refusal (see admit).
    */
-  async exportChunks(chunks: readonly ColumnChunk[], invalid: number, receipt?: QueueReceipt): Promise<ExportResult> {
+  async exportChunks(chunks: readonly ColumnChunk[], invalid: number, receipt?: QueueReceipt, ahead = false): Promise<ExportResult> {
     if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
     this.writeDeferred();
-    const admitted = this.admit(receipt);
-    if ('ok' in admitted) return admitted;
-    const { now, seq } = admitted;
+    const { now, seq, refusal } = this.admit(receipt, ahead);
+    if (refusal && !ahead) return refusal;
     for (const chunk of chunks) {
       const table = this[chunk.table] as TableWriter<unknown>;
       const partition = table.take(chunk, now, seq, this.commits);
@@ -346,6 +355,7 @@ export class ParquetArchiveExporter implements Exporter {
     }
     this.publishBuffered();
     this.deferTimer ??= setImmediate(() => this.writeDeferred());
+    if (refusal) return refusal;
     return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
   }
 

@@ -14,7 +14,7 @@ export const PARQUET_COUNTERS = {
   partitionsExpired: { name: 'scope_parquet_partitions_expired', unit: '{partition}', description: 'Hour partitions deleted by retention, by table.' },
   rowsLost: {
     name: 'scope_parquet_rows_lost', unit: '{row}',
-    description: 'Rows the exporter had taken and could not write, by table and reason: write_error (a write failed for another reason than space), disk_full (still unwritten at shutdown while the disk refused them).',
+    description: 'Rows the exporter had taken and could not write, by table and reason: write_error (a write failed for another reason than space), disk_full (still unwritten at shutdown while the disk refused them), worker_failed (rows the writer thread held, or a batch acknowledged on its way to it, when that thread failed).',
   },
 } as const;
 

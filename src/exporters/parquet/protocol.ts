@@ -9,8 +9,12 @@ import type { ColumnChunk } from './chunks.js';
 export type ToWorker =
   | { op: 'start'; id: number }
   | { op: 'export'; id: number; batch: Batch; receipt?: QueueReceipt }
-  /** A batch as column chunks (their buffers transferred); `invalid` items were dropped while building them. */
-  | { op: 'chunks'; id: number; chunks: ColumnChunk[]; invalid: number; receipt?: QueueReceipt }
+  /**
+   * A batch as column chunks (their buffers transferred); `invalid` items were
+   * dropped while building them. `ahead`: the proxy acknowledged it already,
+   * so the writer takes it even when it refuses (proxy.ts).
+   */
+  | { op: 'chunks'; id: number; chunks: ColumnChunk[]; invalid: number; receipt?: QueueReceipt; ahead: boolean }
   | { op: 'track'; id: number; queue: string }
   | { op: 'shutdown'; id: number };
 
@@ -20,7 +24,8 @@ export type WireResult =
   | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
 export type FromWorker =
-  | { op: 'done'; id: number; result?: WireResult; error?: string; through?: number }
+  /** `buffered`: after a chunks message, the rows held with its rows among them (the same as a `buffered` message). */
+  | { op: 'done'; id: number; result?: WireResult; error?: string; through?: number; buffered?: Record<TableName, number> }
   | { op: 'committed'; through: number }
   | { op: 'log'; level: LogLevel; message: string; fields?: LogFields }
   | { op: 'count'; name: string; value: number; attributes?: Attributes }

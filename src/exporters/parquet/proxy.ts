@@ -1,8 +1,17 @@
 /**
  * The parquet exporter as the pipeline sees it: a proxy that hands batches to
- * the archive writer on its own worker thread (worker.ts) and answers when
- * the writer has taken them, so the pipeline's queue and push-back work as
- * for any exporter while Parquet encoding runs on another core.
+ * the archive writer on its own worker thread (worker.ts), so that Parquet
+ * encoding runs on another core while the pipeline's queue and push-back
+ * work as for any exporter.
+ *
+ * A batch is acknowledged once its chunks are posted to the writer, which
+ * takes every batch posted so (`ahead`), and export() waits for the writer's
+ * answer to the batch before: the pipeline's thread builds the next batch
+ * while the writer encodes the last (the writer answers only between row
+ * groups), and at most two batches are on their way. While the writer says
+ * the archive cannot be written (it is unhealthy, or an answer refused),
+ * batches wait for their own answer again, and are refused (retryable) while
+ * it lasts.
  */
 import { Worker } from 'node:worker_threads';
 import type { Attributes, Counter } from '@opentelemetry/api';
@@ -29,6 +38,12 @@ export class ParquetWorkerExporter implements Exporter {
   private onCommitted?: (through: number) => void;
   /** The writer's last report of rows taken and not yet in a completed file. */
   private buffered: Record<TableName, number> = { spans: 0, events: 0, metrics: 0 };
+  /** Rows of batches posted to the writer and not answered yet, by message id: held too, on their way. */
+  private readonly posted = new Map<number, Record<TableName, number>>();
+  /** The last batch acknowledged when it was posted: its answer, still to be read by the next export(). */
+  private ahead?: Promise<void>;
+  /** The writer said the archive cannot be written (an answer, or its health): each batch waits for its own answer. */
+  private refused = false;
   /** columns mode: each table's rows are built and checked here, into column chunks for the worker. */
   private readonly routers?: { spans: Router<Span>; events: Router<ScopeEvent>; metrics: Router<MetricPoint> };
 
@@ -52,7 +67,7 @@ export class ParquetWorkerExporter implements Exporter {
     }
     const g = PARQUET_GAUGES.rowsBuffered;
     ctx.meter.createObservableGauge(g.name, { unit: g.unit, description: g.description }).addCallback((r) => {
-      for (const [table, rows] of Object.entries(this.buffered)) r.observe(rows, { exporter: ctx.id, table });
+      for (const [table, rows] of Object.entries(this.held())) r.observe(rows, { exporter: ctx.id, table });
     });
   }
 
@@ -73,7 +88,6 @@ export class ParquetWorkerExporter implements Exporter {
     if (this.failure || !this.worker || this.stopped) {
       return { ok: false, retryable: false, error: this.failure ?? new Error('parquet exporter is not started') };
     }
-    let reply: Done;
     if (this.routers) {
       let invalid = 0;
       const chunks: ColumnChunk[] = [];
@@ -88,11 +102,56 @@ export class ParquetWorkerExporter implements Exporter {
       await add(this.routers.events, batch.events);
       await add(this.routers.metrics, batch.metrics);
       if (this.failure || this.stopped) return { ok: false, retryable: false, error: this.failure ?? new Error('parquet exporter is not started') };
-      reply = await this.call({ op: 'chunks', id: 0, chunks, invalid, ...(receipt ? { receipt } : {}) }, transferList(chunks));
-    } else {
-      reply = await this.call({ op: 'export', id: 0, batch, ...(receipt ? { receipt } : {}) });
+      return this.send(chunks, invalid, receipt);
     }
+    return this.result(await this.call({ op: 'export', id: 0, batch, ...(receipt ? { receipt } : {}) }));
+  }
+
+  private result(reply: Done): ExportResult {
     return fromWire(reply.result ?? { ok: false, retryable: false, error: reply.error ?? 'no answer from the parquet worker' });
+  }
+
+  /** Posts a batch's chunks: acknowledged ahead of the writer's answer unless the writer refuses (see the top). */
+  private async send(chunks: ColumnChunk[], invalid: number, receipt?: QueueReceipt): Promise<ExportResult> {
+    const rows: Record<TableName, number> = { spans: 0, events: 0, metrics: 0 };
+    for (const chunk of chunks) rows[chunk.table] += chunk.rows;
+    const message = { op: 'chunks' as const, id: 0, chunks, invalid, ...(receipt ? { receipt } : {}) };
+    const previous = this.ahead;
+    this.ahead = undefined;
+    if (this.refused) {
+      await previous;
+      const result = this.result(await this.call({ ...message, ahead: false }, transferList(chunks), rows));
+      this.refused = !result.ok && result.retryable;
+      return result;
+    }
+    const answer = this.call({ ...message, ahead: true }, transferList(chunks), rows);
+    this.ahead = answer.then((reply) => this.settle(rows, reply));
+    await previous;
+    return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
+  }
+
+  /**
+   * The writer's answer to a batch acknowledged ahead: a refusal (the archive
+   * cannot be written; the writer took the batch all the same) makes the next
+   * batches wait for their own answers; no answer (the worker died) loses
+   * the batch, which is counted and logged.
+   */
+  private settle(rows: Record<TableName, number>, reply: Done): void {
+    if (reply.result) {
+      // An ok answer may be older than the writer's report that it is blocked: only a refusal counts here.
+      if (!reply.result.ok) this.refused = true;
+      return;
+    }
+    this.countLost(rows);
+    this.ctx.logger.error('parquet exporter lost a batch it had acknowledged: the writer failed before answering for it', {
+      ...rows, error: reply.error ?? 'no answer from the parquet worker',
+    });
+  }
+
+  private countLost(rows: Record<TableName, number>): void {
+    for (const [table, n] of Object.entries(rows)) {
+      if (n > 0) this.counters.get(PARQUET_COUNTERS.rowsLost.name)?.add(n, { table, reason: 'worker_failed' });
+    }
   }
 
   /** Behind a disk queue: the worker's archive says what it holds of the queue's entries (commit_log.ts). */
@@ -126,12 +185,23 @@ export class ParquetWorkerExporter implements Exporter {
    * lost with the worker, and can only be said in the log, synchronously.
    */
   private readonly onExit = (): void => {
-    const { spans, events, metrics } = this.buffered;
+    const { spans, events, metrics } = this.held();
     if (spans + events + metrics === 0) return;
     this.ctx.logger.error('the process exits before the parquet exporter finished its shutdown: the rows it held are lost', {
       rows: spans + events + metrics, spans, events, metrics, path: this.config.path,
     });
   };
+
+  /** Rows taken and not yet in a completed file: what the writer reported, and the batches on their way to it. */
+  private held(): Record<TableName, number> {
+    const rows = { ...this.buffered };
+    for (const posted of this.posted.values()) {
+      rows.spans += posted.spans;
+      rows.events += posted.events;
+      rows.metrics += posted.metrics;
+    }
+    return rows;
+  }
 
   /** One line per table and field (then summaries): the first bad item of each kind is described. */
   private reportInvalid<T>(def: TableDef<T>, item: T, problem: RowProblem): void {
@@ -140,7 +210,8 @@ export class ParquetWorkerExporter implements Exporter {
     });
   }
 
-  private call(message: ToWorker, transfer?: ArrayBuffer[]): Promise<Done> {
+  /** `rows`: a batch's rows, counted as held (on their way) until its answer. */
+  private call(message: ToWorker, transfer?: ArrayBuffer[], rows?: Record<TableName, number>): Promise<Done> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       if (this.failure || !this.worker) {
@@ -148,6 +219,7 @@ export class ParquetWorkerExporter implements Exporter {
         return;
       }
       this.waiting.set(id, resolve);
+      if (rows) this.posted.set(id, rows);
       this.worker.postMessage({ ...message, id }, transfer);
     });
   }
@@ -157,6 +229,8 @@ export class ParquetWorkerExporter implements Exporter {
       case 'done': {
         const resolve = this.waiting.get(message.id);
         this.waiting.delete(message.id);
+        this.posted.delete(message.id);
+        if (message.buffered) this.buffered = message.buffered;
         resolve?.(message);
         return;
       }
@@ -167,6 +241,8 @@ export class ParquetWorkerExporter implements Exporter {
         this.counters.get(message.name)?.add(message.value, message.attributes);
         return;
       case 'status':
+        // The writer is unhealthy exactly while the archive cannot be written: no batch goes ahead then.
+        this.refused = !message.status.healthy;
         this.ctx.reportStatus(message.status);
         return;
       case 'buffered':
@@ -184,7 +260,15 @@ export class ParquetWorkerExporter implements Exporter {
     this.failure = error;
     this.ctx.logger.error('parquet worker failed', { error: error.message });
     this.ctx.reportStatus({ healthy: false, reason: `parquet worker failed: ${error.message}` });
+    // What the writer held is gone with it; batches it had not answered for are settled with the error.
+    const { spans, events, metrics } = this.buffered;
+    if (spans + events + metrics > 0) {
+      this.countLost(this.buffered);
+      this.ctx.logger.error('parquet exporter lost the rows its writer held', { spans, events, metrics, error: error.message });
+    }
+    this.buffered = { spans: 0, events: 0, metrics: 0 };
     for (const [id, resolve] of this.waiting) resolve({ op: 'done', id, error: error.message });
     this.waiting.clear();
+    this.posted.clear();
   }
 }
