@@ -1,9 +1,10 @@
 /**
- * The worker's side of the columnar hand-off: the rows of a row group, cut
- * from the column chunks the pipeline's thread built (chunks.ts), become one
- * Arrow record batch (apache-arrow, over the same typed arrays where a chunk
- * is taken whole), which parquet-wasm (arrow-rs' Parquet writer compiled to
- * wasm) encodes as a one-row-group Parquet file. part_file.ts appends that
+ * The worker's side of the columnar hand-off: each column chunk the
+ * pipeline's thread built (chunks.ts) becomes an Arrow record batch over its
+ * own typed arrays (apache-arrow), a row group's rows are those batches (or
+ * slices of them where the group cuts a chunk), and parquet-wasm (arrow-rs'
+ * Parquet writer compiled to wasm) encodes them as a one-row-group Parquet
+ * file. part_file.ts appends that
  * file's column chunks to the archive file and keeps its row-group metadata
  * for the footer, which it writes itself with the archive's schema (the JSON
  * annotation, which arrow-rs does not write for a string column).
@@ -18,13 +19,6 @@ import type { SchemaElement } from 'hyparquet-writer';
 import type { Column } from '../../archive/tables.js';
 import type { ColumnChunk, ColumnPayload } from './chunks.js';
 import type { Compression } from './config.js';
-
-/** Rows start … end of one chunk's column. */
-interface Slice<P extends ColumnPayload = ColumnPayload> {
-  payload: P;
-  start: number;
-  end: number;
-}
 
 /** makeData without its per-type overloads, which the payload kinds cannot narrow. */
 const makeData = arrow.makeData as unknown as (props: Record<string, unknown>) => arrow.Data;
@@ -63,100 +57,43 @@ export function arrowField(column: Column<unknown>): arrow.Field {
   return new arrow.Field(column.name, new arrow.List(new arrow.Field(element.name, struct, nullable(element))), nullable(group));
 }
 
-/** Arrow's validity bitmap of slices' one-byte-per-row `valid`; undefined when every row is present. */
-function bitmap(slices: ReadonlyArray<Slice>, rows: number): { bitmap?: Uint8Array; nulls: number } {
-  if (!slices.some((s) => (s.payload as { valid?: Uint8Array }).valid)) return { nulls: 0 };
+/** Arrow's validity bitmap of a payload's one-byte-per-row `valid`; undefined when every row is present. */
+function bitmap(valid: Uint8Array | undefined, rows: number): { bitmap?: Uint8Array; nulls: number } {
+  if (valid === undefined) return { nulls: 0 };
   const bits = new Uint8Array((rows + 7) >> 3);
-  let at = 0;
   let nulls = 0;
-  for (const { payload, start, end } of slices) {
-    const valid = (payload as { valid?: Uint8Array }).valid;
-    for (let i = start; i < end; i++, at++) {
-      if (valid === undefined || valid[i] === 1) bits[at >> 3] |= 1 << (at & 7);
-      else nulls++;
-    }
+  for (let i = 0; i < rows; i++) {
+    if (valid[i] === 1) bits[i >> 3] |= 1 << (i & 7);
+    else nulls++;
   }
   return nulls === 0 ? { nulls } : { bitmap: bits, nulls };
 }
 
-function concatTyped<A extends Int32Array | BigInt64Array | Float64Array | Uint8Array>(slices: ReadonlyArray<Slice>, rows: number, make: (n: number) => A): A {
-  const first = slices[0];
-  const values = (first.payload as unknown as { values: A }).values;
-  // One chunk taken whole: its array as it is.
-  if (slices.length === 1 && first.start === 0 && first.end === values.length) return values;
-  const out = make(rows);
-  let at = 0;
-  for (const { payload, start, end } of slices) {
-    out.set((payload as unknown as { values: A }).values.subarray(start, end) as never, at);
-    at += end - start;
-  }
-  return out;
-}
-
-function utf8Data(type: arrow.Utf8, slices: ReadonlyArray<Slice<ColumnPayload & { kind: 'utf8' }>>, rows: number): arrow.Data {
-  const { bitmap: nullBitmap, nulls } = bitmap(slices, rows);
-  let offsets: Int32Array;
-  let bytes: Uint8Array;
-  const first = slices[0];
-  if (slices.length === 1 && first.start === 0 && first.end === first.payload.offsets.length - 1) {
-    ({ offsets, bytes } = first.payload);
-  } else {
-    let total = 0;
-    for (const { payload, start, end } of slices) total += payload.offsets[end] - payload.offsets[start];
-    offsets = new Int32Array(rows + 1);
-    bytes = new Uint8Array(total);
-    let row = 0;
-    let at = 0;
-    for (const { payload, start, end } of slices) {
-      const base = payload.offsets[start];
-      for (let i = start; i < end; i++) offsets[++row] = payload.offsets[i + 1] - base + at;
-      const length = payload.offsets[end] - base;
-      bytes.set(payload.bytes.subarray(base, base + length), at);
-      at += length;
-    }
-  }
-  return makeData({ type, length: rows, nullCount: nulls, nullBitmap, valueOffsets: offsets, data: bytes });
-}
-
-function boolData(type: arrow.Bool, slices: ReadonlyArray<Slice<ColumnPayload & { kind: 'bool' }>>, rows: number): arrow.Data {
-  const { bitmap: nullBitmap, nulls } = bitmap(slices, rows);
+function boolBits(values: Uint8Array, rows: number): Uint8Array {
   const bits = new Uint8Array((rows + 7) >> 3);
-  let at = 0;
-  for (const { payload, start, end } of slices) {
-    for (let i = start; i < end; i++, at++) if (payload.values[i]) bits[at >> 3] |= 1 << (at & 7);
-  }
-  return makeData({ type, length: rows, nullCount: nulls, nullBitmap, data: bits });
+  for (let i = 0; i < rows; i++) if (values[i]) bits[i >> 3] |= 1 << (i & 7);
+  return bits;
 }
 
-function listData(type: arrow.List<arrow.Struct>, slices: ReadonlyArray<Slice<ColumnPayload & { kind: 'list' }>>, rows: number): arrow.Data {
-  const { bitmap: nullBitmap, nulls } = bitmap(slices, rows);
-  const offsets = new Int32Array(rows + 1);
-  let row = 0;
-  let at = 0;
-  for (const { payload, start, end } of slices) {
-    const base = payload.offsets[start];
-    for (let i = start; i < end; i++) offsets[++row] = payload.offsets[i + 1] - base + at;
-    at += payload.offsets[end] - base;
+/** A whole payload (`rows` of them) as Arrow data over the same arrays (booleans and validity packed into bits). */
+function columnData(type: arrow.DataType, payload: ColumnPayload, rows: number): arrow.Data {
+  const { bitmap: nullBitmap, nulls } = bitmap(payload.valid, rows);
+  const common = { type, length: rows, nullCount: nulls, nullBitmap };
+  switch (payload.kind) {
+    case 'utf8':
+      return makeData({ ...common, valueOffsets: payload.offsets, data: payload.bytes });
+    case 'bool':
+      return makeData({ ...common, data: boolBits(payload.values, rows) });
+    case 'list': {
+      const elements = payload.offsets[rows];
+      const structType = (type as arrow.List<arrow.Struct>).children[0].type;
+      const children = structType.children.map((field, f) => columnData(field.type, payload.fields[f], elements));
+      const struct = makeData({ type: structType, length: elements, nullCount: 0, children });
+      return makeData({ ...common, valueOffsets: payload.offsets, child: struct });
+    }
+    default:
+      return makeData({ ...common, data: payload.values });
   }
-  const elements = at;
-  const structType = type.children[0].type;
-  const children = structType.children.map((field, f) => columnData(field.type, slices.map(({ payload, start, end }) => ({
-    payload: payload.fields[f], start: payload.offsets[start], end: payload.offsets[end],
-  })), elements));
-  const struct = makeData({ type: structType, length: elements, nullCount: 0, children });
-  return makeData({ type, length: rows, nullCount: nulls, nullBitmap, valueOffsets: offsets, child: struct });
-}
-
-function columnData(type: arrow.DataType, slices: ReadonlyArray<Slice>, rows: number): arrow.Data {
-  const kind = slices[0]?.payload.kind;
-  if (arrow.DataType.isUtf8(type)) return utf8Data(type, slices as Slice<ColumnPayload & { kind: 'utf8' }>[], rows);
-  if (arrow.DataType.isList(type)) return listData(type as arrow.List<arrow.Struct>, slices as Slice<ColumnPayload & { kind: 'list' }>[], rows);
-  if (arrow.DataType.isBool(type)) return boolData(type, slices as Slice<ColumnPayload & { kind: 'bool' }>[], rows);
-  const { bitmap: nullBitmap, nulls } = bitmap(slices, rows);
-  const data = kind === 'i64' ? concatTyped(slices, rows, (n) => new BigInt64Array(n))
-    : kind === 'i32' ? concatTyped(slices, rows, (n) => new Int32Array(n))
-      : concatTyped(slices, rows, (n) => new Float64Array(n));
-  return makeData({ type: type as arrow.Int32, length: rows, nullCount: nulls, nullBitmap, data: data as Int32Array });
 }
 
 /** Where a row group's rows come from: chunks in order, the first from `start`, `rows` in all. */
@@ -175,10 +112,23 @@ const CODECS: Record<Compression, wasm.Compression> = {
 export class GroupEncoder {
   private readonly schema: arrow.Schema;
   private readonly codec: wasm.Compression;
+  private readonly batches = new WeakMap<ColumnChunk, arrow.RecordBatch>();
 
   constructor(private readonly columns: readonly Column<unknown>[], compression: Compression) {
     this.schema = new arrow.Schema(columns.map(arrowField));
     this.codec = CODECS[compression];
+  }
+
+  /** A chunk's rows as one record batch, made once (a chunk cut by a row group is in two). */
+  private recordBatch(chunk: ColumnChunk): arrow.RecordBatch {
+    let batch = this.batches.get(chunk);
+    if (batch === undefined) {
+      const children = this.schema.fields.map((field, j) => columnData(field.type, chunk.columns[j], chunk.rows));
+      const struct = makeData({ type: new arrow.Struct(this.schema.fields), length: chunk.rows, nullCount: 0, children });
+      batch = new arrow.RecordBatch(this.schema, struct as arrow.Data<arrow.Struct>);
+      this.batches.set(chunk, batch);
+    }
+    return batch;
   }
 
   /** The rows as a one-row-group Parquet file (arrow-rs' own footer, replaced by part_file.ts). */
@@ -194,10 +144,13 @@ export class GroupEncoder {
       left -= take;
     }
     if (left > 0) throw new Error(`a row group of ${rows} rows was asked of ${rows - left}`);
-    const children = this.schema.fields.map((field, j) =>
-      columnData(field.type, ranges.map(({ chunk, start, end }) => ({ payload: chunk.columns[j], start, end })), rows));
-    const struct = makeData({ type: new arrow.Struct(this.schema.fields), length: rows, nullCount: 0, children });
-    const ipc = arrow.tableToIPC(new arrow.Table([new arrow.RecordBatch(this.schema, struct as arrow.Data<arrow.Struct>)]), 'stream');
+    // One record batch per chunk, over the chunk's own arrays (a chunk cut by the group is a slice of its batch):
+    // arrow-rs puts every batch into the one row group, so nothing is concatenated here.
+    const batches = ranges.map(({ chunk, start, end }) => {
+      const batch = this.recordBatch(chunk);
+      return start === 0 && end === chunk.rows ? batch : batch.slice(start, end);
+    });
+    const ipc = arrow.tableToIPC(new arrow.Table(this.schema, batches), 'stream');
     // Dictionaries only for the repeating text columns, from plain Arrow
     // strings: arrow-rs hashes each value of a dictionary column (cheap from
     // a string array, 0.1 µs a row from an Arrow dictionary, more than the
