@@ -20,6 +20,10 @@ export const PARQUET_COUNTERS = {
 
 /** The exporter's gauges: kept up to date by the writer, observed on the main thread. */
 export const PARQUET_GAUGES = {
+  writerEventLoopLag: {
+    name: 'scope_parquet_writer_event_loop_lag_seconds', unit: 's',
+    description: 'The longest event-loop delay of the writer thread since the last reading (encoding a row group holds it).',
+  },
   rowsBuffered: {
     name: 'scope_parquet_rows_buffered', unit: '{row}',
     description: 'Rows the exporter has taken and not yet in a completed file: waiting in memory or in an unfinished file under _tmp/, by table.',

@@ -30,7 +30,9 @@ export type FromWorker =
   | { op: 'log'; level: LogLevel; message: string; fields?: LogFields }
   | { op: 'count'; name: string; value: number; attributes?: Attributes }
   | { op: 'status'; status: ComponentStatus }
-  | { op: 'buffered'; rows: Record<TableName, number> };
+  | { op: 'buffered'; rows: Record<TableName, number> }
+  /** The writer thread's longest event-loop delay since its last report (every second, and at shutdown). */
+  | { op: 'stall'; maxMs: number };
 
 export function toWire(result: ExportResult): WireResult {
   if (result.ok) return result.dropped ? { ok: true, dropped: result.dropped } : { ok: true };

@@ -38,10 +38,13 @@ export class ParquetWorkerExporter implements Exporter {
   private onCommitted?: (through: number) => void;
   /** The writer's last report of rows taken and not yet in a completed file. */
   private buffered: Record<TableName, number> = { spans: 0, events: 0, metrics: 0 };
-  /** Rows of batches posted to the writer and not answered yet, by message id: held too, on their way. */
+  /** Rows of batches sent ahead and not answered yet, by message id: held too, on their way. */
   private readonly posted = new Map<number, Record<TableName, number>>();
   /** The last batch acknowledged when it was posted: its answer, still to be read by the next export(). */
   private ahead?: Promise<void>;
+  /** The writer thread's longest event-loop delay: since the last reading of the gauge, and since start (ms). */
+  private writerStallMs = 0;
+  longestWriterStallMs = 0;
   /** The writer said the archive cannot be written (an answer, or its health): each batch waits for its own answer. */
   private refused = false;
   /** columns mode: each table's rows are built and checked here, into column chunks for the worker. */
@@ -65,6 +68,11 @@ export class ParquetWorkerExporter implements Exporter {
     for (const c of Object.values(PARQUET_COUNTERS)) {
       this.counters.set(c.name, ctx.meter.createCounter(c.name, { unit: c.unit, description: c.description }));
     }
+    const lag = PARQUET_GAUGES.writerEventLoopLag;
+    ctx.meter.createObservableGauge(lag.name, { unit: lag.unit, description: lag.description }).addCallback((r) => {
+      r.observe(this.writerStallMs / 1e3, { exporter: ctx.id });
+      this.writerStallMs = 0;
+    });
     const g = PARQUET_GAUGES.rowsBuffered;
     ctx.meter.createObservableGauge(g.name, { unit: g.unit, description: g.description }).addCallback((r) => {
       for (const [table, rows] of Object.entries(this.held())) r.observe(rows, { exporter: ctx.id, table });
@@ -120,7 +128,8 @@ export class ParquetWorkerExporter implements Exporter {
     this.ahead = undefined;
     if (this.refused) {
       await previous;
-      const result = this.result(await this.call({ ...message, ahead: false }, transferList(chunks), rows));
+      // Counted as held only once taken (the writer's answer says so): it may be refused.
+      const result = this.result(await this.call({ ...message, ahead: false }, transferList(chunks)));
       this.refused = !result.ok && result.retryable;
       return result;
     }
@@ -210,7 +219,7 @@ export class ParquetWorkerExporter implements Exporter {
     });
   }
 
-  /** `rows`: a batch's rows, counted as held (on their way) until its answer. */
+  /** `rows`: a batch the writer takes whatever it answers, counted as held (on its way) until its answer. */
   private call(message: ToWorker, transfer?: ArrayBuffer[], rows?: Record<TableName, number>): Promise<Done> {
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -250,6 +259,10 @@ export class ParquetWorkerExporter implements Exporter {
         return;
       case 'committed':
         this.onCommitted?.(message.through);
+        return;
+      case 'stall':
+        this.writerStallMs = Math.max(this.writerStallMs, message.maxMs);
+        this.longestWriterStallMs = Math.max(this.longestWriterStallMs, message.maxMs);
         return;
     }
   }

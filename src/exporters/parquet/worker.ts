@@ -4,6 +4,7 @@
  * increments are forwarded to the main thread, which owns the logger and the
  * self-metrics.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { ProblemReporter, type Logger, type LogFields, type LogLevel } from '../../util/logger.js';
@@ -42,6 +43,15 @@ const exporter = new ParquetArchiveExporter(config, {
   reportCommitted: (through) => post({ op: 'committed', through }),
 }, mode);
 
+// How long encoding a row group holds this thread (its messages, timers and answers wait meanwhile).
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+const reportStall = (): void => {
+  post({ op: 'stall', maxMs: delay.max / 1e6 });
+  delay.reset();
+};
+setInterval(reportStall, 1000).unref();
+
 port.on('message', (message: ToWorker) => {
   const reply = (work: Promise<unknown>, result?: (value: unknown) => FromWorker): void => {
     work.then(
@@ -69,6 +79,9 @@ port.on('message', (message: ToWorker) => {
       return reply(exporter.trackCommits(message.queue), (through) => ({ op: 'done', id: message.id, through: through as number }));
     case 'shutdown':
       // What was suppressed since the last line is logged before the thread ends.
-      return reply(exporter.shutdown().finally(() => problems.flush()));
+      return reply(exporter.shutdown().finally(() => {
+        problems.flush();
+        reportStall();
+      }));
   }
 });
