@@ -1,8 +1,9 @@
 /**
  * Losing nothing silently under load: a real node emits trace messages as fast
  * as it can while the pipeline pushes back (a stalled exporter). The receiver
- * stops reading, the node's trace driver drops what it cannot queue and says so
- * in Op 1 frames; afterwards every trace message is either delivered or counted.
+ * reads ahead up to `read_ahead`, then stops reading; the node's trace driver
+ * drops what it cannot queue and says so in Op 1 frames; afterwards every
+ * trace message is either delivered or counted.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,52 +16,96 @@ import { freePort } from './erl.js';
 const sink = new Collector();
 registerComponent(sink.factory('backpressure_sink'));
 
-describe('beam_trace_port under backpressure', () => {
-  it('accounts for every trace message: delivered or counted as dropped by the driver', async () => {
-    const code = compileBeam('loadgen');
-    const port = await freePort();
-    const node = spawn('erl', ['-noshell', '-pa', code, '-run', 'loadgen', 'main', String(port), '240000', '2000'], { stdio: 'pipe' });
-    let out = '';
-    node.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    try {
-      await until(() => out.includes('port '), 15_000, 'the trace port');
-      let release!: () => void;
-      sink.gate = new Promise((r) => (release = r));
-      const pipeline = createPipeline({
-        receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}`, max_batch_items: 2048 } },
-        exporters: { backpressure_sink: { sending_queue: { queue_size: 4096 } } },
-        service: { pipelines: { p: { receivers: ['beam_trace_port'], exporters: ['backpressure_sink'] } }, telemetry: { metrics: { level: 'none' } } },
-      }, { logger: silentLogger });
-      await pipeline.start();
-      await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'connect');
-      node.stdin.write('go\n');
-      await until(() => /done \d+ \d+/.test(out), 60_000, 'the load to finish');
-      const emitted = Number(/done (\d+) \d+/.exec(out)?.[1]);
-      release();
-      sink.gate = undefined;
-      // Drain: the receiver resumes reading and the driver sends what it queued and its drop counts.
-      let seen = -1;
-      await until(async () => {
-        const frames = await pipeline.metrics.sum('scope_beam_trace_port_frames');
-        const stable = frames === seen;
-        seen = frames;
-        return stable;
-      }, 60_000, 'the stream to settle');
-      const dropped = await pipeline.metrics.sum('scope_beam_trace_dropped_messages');
-      const termFrames = await pipeline.metrics.sum('scope_beam_trace_port_frames');
-      const traceEvents = sink.events.filter((e) => e.type !== 'trace.dropped').length;
-      const dropEvents = sink.events.filter((e) => e.type === 'trace.dropped');
-      await pipeline.shutdown();
+interface Outcome { emitted: number; dropped: number; delivered: number; termFrames: number; dropCounted: number; maxAhead: number; refused: number; endAhead: number }
 
-      assert.ok(dropped > 0, 'the stalled pipeline made the driver drop');
-      assert.equal(dropEvents.reduce((n, e) => n + Number(e.attributes['beam.dropped_count']), 0), dropped);
-      // One term frame is the scope_clock frame; every other one became an event.
-      assert.equal(traceEvents, termFrames - 1);
-      assert.equal(traceEvents + dropped, emitted, `delivered ${traceEvents} + dropped ${dropped} = emitted ${emitted}`);
-      assert.equal(await pipeline.metrics.sum('scope_receiver_refused_items'), 0);
-    } finally {
-      node.stdin.end('stop\n');
-      setTimeout(() => node.kill('SIGKILL'), 2000).unref();
-    }
+/**
+ * A real node emits `messages` trace messages as fast as it can while the
+ * sink holds every export (the pipeline pushes back), then the sink lets go
+ * and the stream settles. The read-ahead gauge is sampled throughout.
+ */
+async function stalledRun(messages: number, receiver: Record<string, unknown>): Promise<Outcome> {
+  const code = compileBeam('loadgen');
+  const port = await freePort();
+  const node = spawn('erl', ['-noshell', '-pa', code, '-run', 'loadgen', 'main', String(port), String(messages), '2000'], { stdio: 'pipe' });
+  let out = '';
+  node.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  sink.batches.length = 0;
+  try {
+    await until(() => out.includes('port '), 15_000, 'the trace port');
+    let release!: () => void;
+    sink.gate = new Promise((r) => (release = r));
+    const pipeline = createPipeline({
+      receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}`, max_batch_items: 2048, ...receiver } },
+      exporters: { backpressure_sink: { sending_queue: { queue_size: 4096 } } },
+      service: { pipelines: { p: { receivers: ['beam_trace_port'], exporters: ['backpressure_sink'] } }, telemetry: { metrics: { level: 'none' } } },
+    }, { logger: silentLogger });
+    await pipeline.start();
+    await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'connect');
+    let maxAhead = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        maxAhead = Math.max(maxAhead, await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    node.stdin.write('go\n');
+    await until(() => /done \d+ \d+/.test(out), 60_000, 'the load to finish');
+    const emitted = Number(/done (\d+) \d+/.exec(out)?.[1]);
+    release();
+    sink.gate = undefined;
+    // Drain: the receiver decodes what it read ahead, reads on, and the driver sends what it queued and its drop counts.
+    const delivered = (): number => sink.events.filter((e) => e.type !== 'trace.dropped').length;
+    await until(async () => delivered() + (await pipeline.metrics.sum('scope_beam_trace_dropped_messages')) >= emitted, 60_000,
+      `every message delivered or counted (${delivered()} delivered so far of ${emitted})`);
+    sampling = false;
+    await sampler;
+    const outcome = {
+      emitted, delivered: delivered(), maxAhead,
+      dropped: await pipeline.metrics.sum('scope_beam_trace_dropped_messages'),
+      termFrames: await pipeline.metrics.sum('scope_beam_trace_port_frames'),
+      dropCounted: sink.events.filter((e) => e.type === 'trace.dropped').reduce((n, e) => n + Number(e.attributes['beam.dropped_count']), 0),
+      refused: await pipeline.metrics.sum('scope_receiver_refused_items'),
+      endAhead: await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'),
+    };
+    await pipeline.shutdown();
+    return outcome;
+  } finally {
+    node.stdin.end('stop\n');
+    setTimeout(() => node.kill('SIGKILL'), 2000).unref();
+  }
+}
+
+/** Every trace message is delivered or counted in the driver's drop frames (one term frame is the scope_clock frame). */
+function assertAccounted(o: Outcome): void {
+  assert.equal(o.dropCounted, o.dropped);
+  assert.equal(o.delivered, o.termFrames - 1);
+  assert.equal(o.delivered + o.dropped, o.emitted, `delivered ${o.delivered} + dropped ${o.dropped} = emitted ${o.emitted}`);
+  assert.equal(o.refused, 0);
+  assert.equal(o.endAhead, 0, 'nothing left undecoded');
+}
+
+describe('beam_trace_port under backpressure', () => {
+  it('without read-ahead: stops reading, and the driver drops and counts what it cannot queue', async () => {
+    const o = await stalledRun(240_000, { read_ahead: 0 });
+    assert.ok(o.dropped > 0, 'the stalled pipeline made the driver drop');
+    assert.equal(o.maxAhead, 0);
+    assertAccounted(o);
+  });
+
+  it('with the default read-ahead: reads the whole burst while the pipeline stalls, and delivers every message once it moves', async (t) => {
+    const o = await stalledRun(240_000, {});
+    t.diagnostic(`${o.emitted} emitted, ${o.delivered} delivered, ${o.dropped} dropped; read ahead up to ${(o.maxAhead / 2 ** 20).toFixed(1)} MiB`);
+    assert.ok(o.maxAhead > 1_000_000, `read ahead while stalled (${o.maxAhead} bytes)`);
+    assert.equal(o.dropped, 0, 'the driver dropped nothing');
+    assertAccounted(o);
+  });
+
+  it('with a small read-ahead: reads up to it, then the driver drops and counts', async () => {
+    const o = await stalledRun(240_000, { read_ahead: '256KiB' });
+    assert.ok(o.dropped > 0, 'past the read-ahead the driver dropped');
+    // At most the limit and the chunk that crossed it (a socket read is at most 64 KiB).
+    assert.ok(o.maxAhead > 0 && o.maxAhead <= 256 * 1024 + 65_536, `read ahead ${o.maxAhead} bytes`);
+    assertAccounted(o);
   });
 });

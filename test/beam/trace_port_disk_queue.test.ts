@@ -36,6 +36,15 @@ describe('beam_trace_port with a disk sending queue', () => {
       }, { logger: silentLogger });
       await pipeline.start();
       await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'connect');
+      // Behind a disk queue nothing is read ahead of what is on disk: the read-ahead gauge stays at 0 throughout.
+      let maxAhead = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          maxAhead = Math.max(maxAhead, await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
       node.stdin.write('go\n');
       await until(() => /done \d+ \d+/.test(out), 60_000, 'the load to finish');
       const emitted = Number(/done (\d+) \d+/.exec(out)?.[1]);
@@ -44,6 +53,8 @@ describe('beam_trace_port with a disk sending queue', () => {
       const delivered = (): number => sink.events.filter((e) => e.type !== 'trace.dropped').length;
       await until(async () => delivered() + (await pipeline.metrics.sum('scope_beam_trace_dropped_messages')) >= emitted, 90_000,
         `every message delivered or counted (${delivered()} delivered so far of ${emitted})`);
+      sampling = false;
+      await sampler;
       const segments = readdirSync(join(queue, 'trace_disk_sink')).filter((n) => n.endsWith('.seg'));
       await pipeline.shutdown();
       const dropped = await pipeline.metrics.sum('scope_beam_trace_dropped_messages');
@@ -51,6 +62,7 @@ describe('beam_trace_port with a disk sending queue', () => {
       const traceEvents = sink.events.filter((e) => e.type !== 'trace.dropped').length;
       console.log(`# ${emitted} emitted: ${traceEvents} delivered through the disk queue, ${dropped} dropped by the driver while the receiver waited for fsyncs`);
       assert.ok(segments.length > 0, 'the events went through the segment log');
+      assert.equal(maxAhead, 0, 'nothing read ahead of the disk');
       assert.equal(traceEvents, termFrames - 1, 'every frame read became a delivered event (one is the scope_clock frame)');
       assert.equal(traceEvents + dropped, emitted, `delivered ${traceEvents} + dropped ${dropped} = emitted ${emitted}`);
       assert.equal(await pipeline.metrics.sum('scope_receiver_refused_items'), 0);

@@ -1,19 +1,29 @@
 /**
  * Client of BEAM IP trace ports: one TCP connection per node, frames decoded
- * and mapped as they arrive, reconnection with capped backoff and jitter.
- * When the pipeline pushes back, the socket stops being read: the node's trace
- * driver then queues and, when its queue is full, drops and counts (Op 1 frames),
- * so the node itself is never slowed down by us.
+ * and mapped, reconnection with capped backoff and jitter.
+ *
+ * The socket is read as fast as the node writes: chunks wait, up to
+ * `read_ahead` bytes, to be decoded in slices of the event loop, so a burst
+ * the pipeline cannot follow at once is taken whole (a chunk is a few µs to
+ * read and a few ms to decode, map and pass through the pipeline). When the
+ * read-ahead is full, or the pipeline pushes back with none, the socket stops
+ * being read: the node's trace driver then queues and, when its queue is
+ * full, drops and counts (Op 1 frames), so the node itself is never slowed
+ * down by us.
  */
 import { connect, type Socket } from 'node:net';
 import { decodeTerm, EtfError, etfLimits, type EtfLimits } from '../../beam/etf.js';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
+import { performance } from 'node:perf_hooks';
 import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
 import type { ScopeEvent } from '../../model/types.js';
 import type { BeamTracePortConfig } from './config.js';
 import { FrameError, FrameReader, OP_DROP, OP_TERM } from './framing.js';
 import { TraceMapper } from './mapping.js';
 import { createTracePortInstruments, type TracePortInstruments } from './metrics.js';
+
+/** A slice of decoding read-ahead chunks: the event loop runs between slices. */
+const DRAIN_SLICE_MS = 5;
 
 class TracePortConnection {
   private socket?: Socket;
@@ -27,6 +37,22 @@ class TracePortConnection {
   private connected = false;
   /** A compressed term inflates to at most a frame's size; terms per frame as the decoder's default. */
   private readonly limits: Readonly<EtfLimits>;
+  /** Chunks read and not yet decoded, oldest first, and their bytes (read_ahead). */
+  private ahead: Buffer[] = [];
+  /** Read by the receiver's gauge. */
+  aheadBytes = 0;
+  private readonly maxAhead: number;
+  private drainTimer?: NodeJS.Immediate;
+  /** The socket is paused because the read-ahead is full. */
+  private full = false;
+  /**
+   * Whether batches go into a disk sending queue: unknown until the first
+   * batch is taken (and read-ahead waits for it), then as that batch said.
+   * Behind one, the socket is read on only once what it gave is on disk.
+   */
+  private durable: boolean | undefined;
+  /** A reconnect waits for the read-ahead of the connection before. */
+  private reopenWhenDrained = false;
 
   constructor(
     private readonly endpoint: string,
@@ -39,6 +65,7 @@ class TracePortConnection {
     this.limits = etfLimits({ maxUncompressedBytes: maxFrameBytes });
     this.mapper = this.newMapper();
     this.backoffMs = parseDuration(config.reconnect.initial_interval);
+    this.maxAhead = parseSize(config.read_ahead);
   }
 
   private newMapper(): TraceMapper {
@@ -60,6 +87,12 @@ class TracePortConnection {
 
   private open(): void {
     if (this.stopped) return;
+    // The last connection's chunks are decoded first: the frame reader and the mapper are per connection.
+    if (this.ahead.length > 0) {
+      this.reopenWhenDrained = true;
+      return;
+    }
+    this.full = false;
     const { host, port } = parseEndpoint(this.endpoint);
     const socket = connect({ host, port, noDelay: true });
     this.socket = socket;
@@ -101,7 +134,54 @@ class TracePortConnection {
     }, wait);
   }
 
+  /** Reading ahead: the batches are known to go to memory queues only, and read_ahead is not 0. */
+  private get readingAhead(): boolean {
+    return this.durable === false && this.maxAhead > 0;
+  }
+
   private onData(chunk: Buffer): void {
+    if (!this.readingAhead && this.ahead.length === 0) {
+      this.decode(chunk);
+      return;
+    }
+    this.ahead.push(chunk);
+    this.aheadBytes += chunk.length;
+    if (this.aheadBytes >= this.maxAhead && !this.full) {
+      this.full = true;
+      this.socket?.pause();
+    }
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer || this.waitingForPipeline || this.ahead.length === 0) return;
+    this.drainTimer = setImmediate(() => this.drain());
+  }
+
+  /** Decodes read-ahead chunks for one slice of the event loop, then lets it run (reads, timers, exporters) and goes on. */
+  private drain(): void {
+    this.drainTimer = undefined;
+    const until = performance.now() + DRAIN_SLICE_MS;
+    while (this.ahead.length > 0 && !this.waitingForPipeline && !this.stopped) {
+      const chunk = this.ahead.shift() as Buffer;
+      this.aheadBytes -= chunk.length;
+      this.decode(chunk);
+      if (performance.now() > until) break;
+    }
+    // Half empty again: read on (hysteresis, so a full read-ahead is not paused and resumed per chunk).
+    if (this.full && this.aheadBytes <= this.maxAhead / 2 && !this.stopped) {
+      this.full = false;
+      this.socket?.resume();
+    }
+    if (this.ahead.length === 0 && this.reopenWhenDrained) {
+      this.reopenWhenDrained = false;
+      this.open();
+    }
+    this.scheduleDrain();
+  }
+
+  /** Frames of a chunk read from the socket, decoded, mapped and handed on. */
+  private decode(chunk: Buffer): void {
     const reader = this.reader;
     reader.feed(chunk);
     let frames = 0;
@@ -122,6 +202,9 @@ class TracePortConnection {
       if (!(error instanceof FrameError)) throw error;
       this.ctx.countRefused(1, 'bad_frame');
       this.ctx.problems.report('bad_frame', 'not a trace port stream: closing and reconnecting', { endpoint: this.endpoint, error: error.message });
+      // The rest of what was read of this stream is no trace port's either.
+      this.ahead = [];
+      this.aheadBytes = 0;
       this.socket?.destroy();
     }
     if (frames > 0) this.instruments.frames.add(frames, { receiver: this.ctx.id });
@@ -156,6 +239,7 @@ class TracePortConnection {
     const events = this.pending;
     this.pending = [];
     const result = this.ctx.consumer.consume({ events, spans: [], metrics: [] });
+    if (result.status === 'accepted') this.durable ??= result.durable !== undefined;
     if (result.status === 'refused' && result.retryable && !this.stopped) {
       this.pending = events.concat(this.pending);
       const retryAfterMs = result.retryAfterMs;
@@ -169,15 +253,18 @@ class TracePortConnection {
     }
   }
 
+  /** Stops handing on until `wait`: reading ahead, the socket is read on until the read-ahead is full; otherwise it pauses. */
   private pauseUntil(wait: Promise<unknown>): void {
     if (this.waitingForPipeline) return;
     this.waitingForPipeline = true;
-    this.socket?.pause();
+    if (!this.readingAhead) this.socket?.pause();
     const resume = (): void => {
       this.waitingForPipeline = false;
       if (this.stopped) return;
       this.flush();
-      if (!this.waitingForPipeline) this.socket?.resume();
+      if (this.waitingForPipeline) return;
+      if (!this.full) this.socket?.resume();
+      this.scheduleDrain();
     };
     void wait.then(resume);
   }
@@ -194,6 +281,18 @@ class TracePortConnection {
       });
     }
     this.waitingForPipeline = false;
+    if (this.drainTimer) clearImmediate(this.drainTimer);
+    this.drainTimer = undefined;
+    // What was read is handed on: decoded in slices, so the event loop (the exporters' shutdown) runs between them.
+    while (this.ahead.length > 0) {
+      const until = performance.now() + DRAIN_SLICE_MS;
+      while (this.ahead.length > 0 && performance.now() <= until) {
+        const chunk = this.ahead.shift() as Buffer;
+        this.aheadBytes -= chunk.length;
+        this.decode(chunk);
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     this.flush();
   }
 }
@@ -205,6 +304,9 @@ export class BeamTracePortReceiver implements Receiver {
     const endpoints = Array.isArray(config.endpoint) ? config.endpoint : [config.endpoint];
     const instruments = createTracePortInstruments(ctx.meter);
     this.connections = endpoints.map((e) => new TracePortConnection(e, config, ctx, instruments));
+    ctx.meter.createObservableGauge('scope_beam_trace_read_ahead_bytes', {
+      unit: 'By', description: 'Bytes read from trace ports and not yet decoded (read_ahead): how far decoding is behind the node.',
+    }).addCallback((r) => r.observe(this.connections.reduce((n, c) => n + c.aheadBytes, 0), { receiver: ctx.id }));
   }
 
   async start(): Promise<void> {

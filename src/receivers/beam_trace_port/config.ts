@@ -5,6 +5,7 @@ export interface BeamTracePortConfig {
   max_frame_bytes: string | number;
   max_message_bytes: number;
   max_batch_items: number;
+  read_ahead: string | number;
   term_syntax: 'erlang' | 'elixir';
   exclude_processes: Array<'shell' | 'tracer'>;
   reconnect: { initial_interval: string; max_interval: string };
@@ -41,6 +42,10 @@ export const beamTracePortConfigSchema: JsonSchema = {
     max_batch_items: {
       type: 'integer', minimum: 1, default: 8192,
       description: 'Events handed on per batch (a batch is also handed on at the end of every chunk read from the socket).',
+    },
+    read_ahead: {
+      type: ['string', 'integer'], minimum: 0, format: 'size', default: '64MiB',
+      description: 'Bytes read from the socket and not yet decoded, at most (per connection): the socket is read as fast as the node writes while decoding, the processors and the exporters catch up, so a burst the pipeline cannot follow at once is taken whole instead of dropped by the node\'s driver. Past it reading pauses (the driver queues, then drops, counted). 0: decode each chunk as it is read. Behind a disk sending queue it is 0, so that nothing read is lost to a kill.',
     },
     reconnect: {
       type: 'object', additionalProperties: false, default: {},
