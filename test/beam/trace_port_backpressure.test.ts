@@ -23,7 +23,7 @@ interface Outcome { emitted: number; dropped: number; delivered: number; termFra
  * sink holds every export (the pipeline pushes back), then the sink lets go
  * and the stream settles. The read-ahead gauge is sampled throughout.
  */
-async function stalledRun(messages: number, receiver: Record<string, unknown>): Promise<Outcome> {
+async function stalledRun(messages: number, receiver: Record<string, unknown>, shutdownWhileStalled = false): Promise<Outcome> {
   const code = compileBeam('loadgen');
   const port = await freePort();
   const node = spawn('erl', ['-noshell', '-pa', code, '-run', 'loadgen', 'main', String(port), String(messages), '2000'], { stdio: 'pipe' });
@@ -52,6 +52,25 @@ async function stalledRun(messages: number, receiver: Record<string, unknown>): 
     node.stdin.write('go\n');
     await until(() => /done \d+ \d+/.test(out), 60_000, 'the load to finish');
     const emitted = Number(/done (\d+) \d+/.exec(out)?.[1]);
+    if (shutdownWhileStalled) {
+      // Stopped with a backlog read ahead: what was read is decoded and handed on, or refused and counted, never lost unsaid.
+      await until(async () => (await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes')) > 1_000_000, 10_000, 'a backlog read ahead');
+      const stopped = pipeline.shutdown();
+      release();
+      sink.gate = undefined;
+      await stopped;
+      sampling = false;
+      await sampler;
+      const delivered = sink.events.filter((e) => e.type !== 'trace.dropped').length;
+      return {
+        emitted, delivered, maxAhead,
+        dropped: await pipeline.metrics.sum('scope_beam_trace_dropped_messages'),
+        termFrames: await pipeline.metrics.sum('scope_beam_trace_port_frames'),
+        dropCounted: sink.events.filter((e) => e.type === 'trace.dropped').reduce((n, e) => n + Number(e.attributes['beam.dropped_count']), 0),
+        refused: await pipeline.metrics.sum('scope_receiver_refused_items'),
+        endAhead: await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'),
+      };
+    }
     release();
     sink.gate = undefined;
     // Drain: the receiver decodes what it read ahead, reads on, and the driver sends what it queued and its drop counts.
@@ -107,5 +126,16 @@ describe('beam_trace_port under backpressure', () => {
     // At most the limit and the chunk that crossed it (a socket read is at most 64 KiB).
     assert.ok(o.maxAhead > 0 && o.maxAhead <= 256 * 1024 + 65_536, `read ahead ${o.maxAhead} bytes`);
     assertAccounted(o);
+  });
+
+  it('shut down with a backlog read ahead: every message read is delivered or refused and counted', async (t) => {
+    const o = await stalledRun(240_000, {}, true);
+    t.diagnostic(`${o.emitted} emitted: ${o.delivered} delivered, ${o.refused} refused at shutdown, ${o.dropped} dropped; read ahead up to ${(o.maxAhead / 2 ** 20).toFixed(1)} MiB`);
+    assert.equal(o.endAhead, 0, 'nothing left undecoded');
+    // Every term frame read (one is the scope_clock frame) became a delivered event or a refused one.
+    assert.equal(o.delivered + o.refused, o.termFrames - 1);
+    // What the node emitted after the receiver stopped reading is neither read nor dropped by the driver: it went with the connection.
+    assert.ok(o.delivered + o.refused + o.dropped <= o.emitted);
+    assert.ok(o.delivered > 0);
   });
 });
