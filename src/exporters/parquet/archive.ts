@@ -40,6 +40,7 @@ import { encodeStrings } from './utf8.js';
 import { expirePartitions } from './retention.js';
 import { addSeq, CommitLog, type SeqRanges } from './commit_log.js';
 import type { ColumnChunk } from './chunks.js';
+import { GroupPreparer, preparedFor, type GroupJob, type PreparedGroup } from './prepare.js';
 import { Router, tableDefs, type TableDef } from './router.js';
 import type { GroupEncoder } from './encode.js';
 
@@ -52,6 +53,9 @@ function resourceError(error: unknown): NodeJS.ErrnoException | undefined {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return code !== undefined && RESOURCE_ERRORS.has(code) ? (error as NodeJS.ErrnoException) : undefined;
 }
+
+/** Full row groups the writer may be behind by before exportChunks waits to answer (see `preparer`). */
+const BACKLOG_GROUPS = 2;
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -71,6 +75,8 @@ interface Partition {
   /** columns mode: chunks waiting for a row group, in order; `chunkStart` rows of the first are written already. */
   chunks: ColumnChunk[];
   chunkStart: number;
+  /** columns mode: the next row group, encoded ahead (prepare.ts). */
+  prepared?: PreparedGroup;
   /** How many rows wait: the length of every column of `cells`. */
   pending: number;
   file?: PartFile;
@@ -165,7 +171,11 @@ class TableWriter<T> {
 
   /** columns mode: encodes the first `rows` pending rows and appends them to the file as one row group; the chunks are released once it is in. */
   writeChunks(file: PartFile, partition: Partition, rows: number): void {
-    const encoded = (this.encoder as GroupEncoder).encode({ chunks: partition.chunks, start: partition.chunkStart, rows });
+    const prepared = partition.prepared;
+    partition.prepared = undefined;
+    const encoded = preparedFor(prepared, partition.chunks[0], partition.chunkStart, rows)
+      ? prepared.pieces
+      : (this.encoder as GroupEncoder).encode({ chunks: partition.chunks, start: partition.chunkStart, rows });
     file.appendEncoded(encoded, rows);
     let left = rows;
     while (left > 0) {
@@ -244,14 +254,14 @@ export class ParquetArchiveExporter implements Exporter {
   private maxSeq = 0;
   private committedThrough = 0;
   /**
-   * columns mode: partitions that took rows whose row groups are still to be
-   * written. exportChunks answers once the rows are taken and writes after
-   * its answer has gone, so the pipeline's thread builds the next batch while
-   * this one is encoded; any later call writes them first, so every call
-   * sees the archive as if they had been written before it.
+   * columns mode: row groups are encoded ahead, a piece per turn (prepare.ts),
+   * and written as each is ready; exportChunks answers once its rows are
+   * taken, and waits first while more than BACKLOG_GROUPS full groups are
+   * still to be written (`roomWaiters`), so that the pipeline never runs
+   * ahead of the encoder by more than that.
    */
-  private readonly deferred = new Map<Partition, TableWriter<unknown>>();
-  private deferTimer?: NodeJS.Immediate;
+  private readonly preparer = new GroupPreparer(() => this.nextGroup());
+  private roomWaiters: Array<() => void> = [];
 
   constructor(
     private readonly config: ParquetExporterConfig,
@@ -345,24 +355,23 @@ export class ParquetArchiveExporter implements Exporter {
    */
   async exportChunks(chunks: readonly ColumnChunk[], invalid: number, receipt?: QueueReceipt, ahead = false): Promise<ExportResult> {
     if (!this.options || this.stopped) return { ok: false, retryable: false, error: new Error('parquet exporter is not started') };
-    this.writeDeferred();
     const { now, seq, refusal } = this.admit(receipt, ahead);
     if (refusal && !ahead) return refusal;
-    for (const chunk of chunks) {
-      const table = this[chunk.table] as TableWriter<unknown>;
-      const partition = table.take(chunk, now, seq, this.commits);
-      if (partition) this.deferred.set(partition, table);
-    }
+    // Taken before the first await (worker.ts relies on it).
+    for (const chunk of chunks) (this[chunk.table] as TableWriter<unknown>).take(chunk, now, seq, this.commits);
     this.publishBuffered();
-    this.deferTimer ??= setImmediate(() => this.writeDeferred());
+    this.preparer.kick();
+    await this.room();
     if (refusal) return refusal;
     return invalid > 0 ? { ok: true, dropped: { count: invalid, reason: 'invalid_item' } } : { ok: true };
   }
 
   async shutdown(): Promise<void> {
     if (this.stopped) return;
-    this.writeDeferred();
     this.stopped = true;
+    // What is not encoded ahead yet is encoded now, as every partition is completed below.
+    this.preparer.stop();
+    this.wakeRoomWaiters();
     clearInterval(this.ageTimer);
     clearInterval(this.retentionTimer);
     if (!this.options) return this.lock?.release();
@@ -397,21 +406,68 @@ export class ParquetArchiveExporter implements Exporter {
     }
   }
 
-  /** Writes the row groups of the partitions that took rows since the last call (see `deferred`). */
-  private writeDeferred(): void {
-    if (this.deferTimer) clearImmediate(this.deferTimer);
-    this.deferTimer = undefined;
-    if (this.deferred.size === 0) return;
-    const touched = [...this.deferred];
-    this.deferred.clear();
-    // A blocked archive retries every partition when it resumes.
-    if (this.blocked) return;
-    this.stalled = false;
-    for (const [partition, table] of touched) {
-      if (this.stalled) break;
-      if (table.partitions.get(partition.dir) === partition) this.advance(table, partition);
+  /** The rows of the next row group of a partition (a new file's when the open one is full). */
+  private groupRows(partition: Partition): number {
+    const { row_group_size: groupSize, max_file_rows: maxRows } = this.config;
+    const file = partition.file;
+    const full = file !== undefined && (file.rows >= maxRows || file.bytes >= this.maxFileBytes);
+    return Math.min(groupSize, maxRows - (file && !full ? file.rows : 0));
+  }
+
+  /** Rows in full row groups still to be written, over every partition. */
+  private backlog(): number {
+    let rows = 0;
+    for (const table of this.tables) {
+      if (!table.encoder) continue;
+      for (const p of table.partitions.values()) if (p.pending >= this.groupRows(p)) rows += p.pending;
     }
-    this.publishBuffered();
+    return rows;
+  }
+
+  /** Resolves when the backlog of full groups is small again (or writing is blocked, or stopping: nothing to wait for). */
+  private room(): Promise<void> | undefined {
+    if (this.blocked || this.stopped || this.backlog() <= BACKLOG_GROUPS * this.config.row_group_size) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoomWaiters(): void {
+    if (this.roomWaiters.length === 0) return;
+    if (!this.blocked && !this.stopped && this.backlog() > BACKLOG_GROUPS * this.config.row_group_size) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** The first partition whose next row group is full and not yet encoded ahead (prepare.ts). */
+  private nextGroup(): GroupJob | undefined {
+    if (this.blocked || this.stopped) return undefined;
+    for (const table of this.tables) {
+      const encoder = table.encoder;
+      if (!encoder) continue;
+      for (const partition of table.partitions.values()) {
+        const rows = this.groupRows(partition);
+        if (partition.pending < rows || preparedFor(partition.prepared, partition.chunks[0], partition.chunkStart, rows)) continue;
+        return {
+          encoder, source: { chunks: partition.chunks, start: partition.chunkStart, rows },
+          done: (prepared) => {
+            partition.prepared = prepared;
+            this.writePrepared(table, partition);
+          },
+          // The group is encoded at once, where a failure is handled (writeGroup).
+          failed: () => this.writePrepared(table, partition, false),
+        };
+      }
+    }
+    return undefined;
+  }
+
+  private writePrepared(table: TableWriter<unknown>, partition: Partition, preparedOnly = true): void {
+    if (!this.blocked && !this.stopped && table.partitions.get(partition.dir) === partition) {
+      this.stalled = false;
+      this.advance(table, partition, preparedOnly);
+      this.publishBuffered();
+    }
+    this.wakeRoomWaiters();
   }
 
   /** Builds and routes a table's items, then writes every row group that is full. Returns how many items were dropped as invalid. */
@@ -433,13 +489,14 @@ export class ParquetArchiveExporter implements Exporter {
   }
 
   /** Moves a partition as far as it goes: an interrupted write or completion first, then full row groups, then (retiring) the rest. */
-  private advance(table: TableWriter<unknown>, partition: Partition): void {
+  /** `preparedOnly`: write no group but one encoded ahead (the writer's thread is not held by encoding). */
+  private advance(table: TableWriter<unknown>, partition: Partition, preparedOnly = false): void {
     try {
       const file = partition.file;
       if (file?.completing) this.finishFile(table, partition);
       else if (file?.refused) file.flush();
-      this.writeFull(table, partition);
-      if (partition.retiring) {
+      this.writeFull(table, partition, preparedOnly);
+      if (partition.retiring && !preparedOnly) {
         if (partition.pending > 0) this.writeGroup(table, partition, partition.pending);
         this.finishFile(table, partition);
         table.partitions.delete(partition.dir);
@@ -449,7 +506,7 @@ export class ParquetArchiveExporter implements Exporter {
     }
   }
 
-  private writeFull(table: TableWriter<unknown>, partition: Partition): void {
+  private writeFull(table: TableWriter<unknown>, partition: Partition, preparedOnly = false): void {
     const { row_group_size: groupSize, max_file_rows: maxRows } = this.config;
     for (;;) {
       // First a file that is full (also one whose last group the disk refused before it could be completed).
@@ -460,6 +517,10 @@ export class ParquetArchiveExporter implements Exporter {
       }
       const take = Math.min(groupSize, maxRows - (file?.rows ?? 0));
       if (partition.pending < take) return;
+      if (preparedOnly && !preparedFor(partition.prepared, partition.chunks[0], partition.chunkStart, take)) {
+        this.preparer.kick();
+        return;
+      }
       this.writeGroup(table, partition, take);
     }
   }
@@ -528,6 +589,7 @@ export class ParquetArchiveExporter implements Exporter {
     this.stalled = true;
     if (this.blocked) return;
     this.blocked = { since: Date.now(), error };
+    this.wakeRoomWaiters();
     const reason = `the archive ${this.root} cannot be written (${error.message}); batches are refused (retryable) until it can`;
     this.ctx.reportStatus?.({ healthy: false, reason });
     this.ctx.logger.error('parquet exporter cannot write the archive: holding what it has taken and refusing batches (retryable) until a write succeeds', {
@@ -551,6 +613,7 @@ export class ParquetArchiveExporter implements Exporter {
     }
     this.blocked = undefined;
     this.publishBuffered();
+    this.preparer.kick();
     this.ctx.reportStatus?.({ healthy: true });
     this.ctx.logger.info('parquet exporter writes the archive again', {
       path: this.root, blocked_ms: Date.now() - blocked.since, rows_held: this.bufferedTotal(),
@@ -577,13 +640,13 @@ export class ParquetArchiveExporter implements Exporter {
     partition.seqs = [];
     partition.fileSeqs = [];
     table.partitions.delete(partition.dir);
+    this.wakeRoomWaiters();
     this.ctx.problems.report(reason, 'parquet exporter cannot write', {
       table: table.table, partition: partition.dir, rows: lost, reason, error: message(error),
     });
   }
 
   private completeAged(): void {
-    this.writeDeferred();
     if (this.blocked && !this.resume()) return;
     const now = Date.now();
     this.stalled = false;

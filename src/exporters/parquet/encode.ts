@@ -3,8 +3,9 @@
  * pipeline's thread built (chunks.ts) becomes an Arrow record batch over its
  * own typed arrays (apache-arrow), a row group's rows are those batches (or
  * slices of them where the group cuts a chunk), and parquet-wasm (arrow-rs'
- * Parquet writer compiled to wasm) encodes them as a one-row-group Parquet
- * file. part_file.ts appends that
+ * Parquet writer compiled to wasm) encodes them as one-row-group Parquet
+ * files of a few columns each (pieces), which part_file.ts joins into one
+ * row group. part_file.ts appends that
  * file's column chunks to the archive file and keeps its row-group metadata
  * for the footer, which it writes itself with the archive's schema (the JSON
  * annotation, which arrow-rs does not write for a string column).
@@ -104,6 +105,30 @@ export interface GroupSource {
   rows: number;
 }
 
+/**
+ * Input bytes per encoded piece: about 5 ms of encoding on one core here
+ * (zstd in wasm runs at ~4–5 ns a byte), so that a row group encoded a
+ * piece per turn never holds the writer's thread for long.
+ */
+const PIECE_BYTES = 1 << 20;
+
+/** A payload's bytes for rows start … end (text, offsets, values, validity), an estimate of its encoding time. */
+function payloadBytes(payload: ColumnPayload, start: number, end: number): number {
+  const rows = end - start;
+  const valid = payload.valid ? rows : 0;
+  switch (payload.kind) {
+    case 'utf8':
+      return payload.offsets[end] - payload.offsets[start] + 4 * rows + valid;
+    case 'list': {
+      const from = payload.offsets[start];
+      const to = payload.offsets[end];
+      return 4 * rows + valid + payload.fields.reduce((n, f) => n + payloadBytes(f, from, to), 0);
+    }
+    default:
+      return payload.values.BYTES_PER_ELEMENT * rows + valid;
+  }
+}
+
 const CODECS: Record<Compression, wasm.Compression> = {
   zstd: wasm.Compression.ZSTD, snappy: wasm.Compression.SNAPPY, gzip: wasm.Compression.GZIP, none: wasm.Compression.UNCOMPRESSED,
 };
@@ -131,10 +156,9 @@ export class GroupEncoder {
     return batch;
   }
 
-  /** The rows as a one-row-group Parquet file (arrow-rs' own footer, replaced by part_file.ts). */
-  encode(source: GroupSource): Uint8Array {
+  /** Each chunk's rows in the group, in order. */
+  private ranges(source: GroupSource): Array<{ chunk: ColumnChunk; start: number; end: number }> {
     const { chunks, rows } = source;
-    // Each chunk's rows in this group.
     const ranges: Array<{ chunk: ColumnChunk; start: number; end: number }> = [];
     let left = rows;
     for (let c = 0; c < chunks.length && left > 0; c++) {
@@ -144,13 +168,46 @@ export class GroupEncoder {
       left -= take;
     }
     if (left > 0) throw new Error(`a row group of ${rows} rows was asked of ${rows - left}`);
+    return ranges;
+  }
+
+  /**
+   * The group's columns in pieces of at most PIECE_BYTES of input each (or
+   * one column that has more), by column index: each piece is encoded on its
+   * own, so a group can be encoded a piece per turn of the event loop.
+   */
+  pieces(source: GroupSource): Array<[number, number]> {
+    const ranges = this.ranges(source);
+    const out: Array<[number, number]> = [];
+    let from = 0;
+    let bytes = 0;
+    for (let j = 0; j < this.columns.length; j++) {
+      let column = 0;
+      for (const { chunk, start, end } of ranges) column += payloadBytes(chunk.columns[j], start, end);
+      if (j > from && bytes + column > PIECE_BYTES) {
+        out.push([from, j]);
+        from = j;
+        bytes = 0;
+      }
+      bytes += column;
+    }
+    out.push([from, this.columns.length]);
+    return out;
+  }
+
+  /**
+   * Columns from … to of the group as a one-row-group Parquet file (arrow-rs'
+   * own footer, which part_file.ts reads and replaces).
+   */
+  encodePiece(source: GroupSource, [from, to]: [number, number]): Uint8Array {
+    const indices = Array.from({ length: to - from }, (_, k) => from + k);
     // One record batch per chunk, over the chunk's own arrays (a chunk cut by the group is a slice of its batch):
     // arrow-rs puts every batch into the one row group, so nothing is concatenated here.
-    const batches = ranges.map(({ chunk, start, end }) => {
-      const batch = this.recordBatch(chunk);
+    const batches = this.ranges(source).map(({ chunk, start, end }) => {
+      const batch = this.recordBatch(chunk).selectAt(indices);
       return start === 0 && end === chunk.rows ? batch : batch.slice(start, end);
     });
-    const ipc = arrow.tableToIPC(new arrow.Table(this.schema, batches), 'stream');
+    const ipc = arrow.tableToIPC(new arrow.Table(this.schema.selectAt(indices), batches), 'stream');
     // Dictionaries only for the repeating text columns, from plain Arrow
     // strings: arrow-rs hashes each value of a dictionary column (cheap from
     // a string array, 0.1 µs a row from an Arrow dictionary, more than the
@@ -158,14 +215,19 @@ export class GroupEncoder {
     // dictionary column 2–3× faster (parquet README, "Writer choice").
     let builder = new wasm.WriterPropertiesBuilder()
       .setCompression(this.codec)
-      .setMaxRowGroupSize(rows + 1)
+      .setMaxRowGroupSize(source.rows + 1)
       .setCreatedBy('scope-pipeline')
       .setDictionaryEnabled(false)
       .setStatisticsEnabled(wasm.EnabledStatistics.Chunk);
-    for (const column of this.columns) {
+    for (const column of this.columns.slice(from, to)) {
       if (!column.statistics) builder = builder.setColumnStatisticsEnabled(column.name, wasm.EnabledStatistics.None);
       if (dictionaryColumn(column)) builder = builder.setColumnDictionaryEnabled(column.name, true);
     }
     return wasm.writeParquet(wasm.Table.fromIPCStream(ipc), builder.build());
+  }
+
+  /** The whole group, every piece at once. */
+  encode(source: GroupSource): Uint8Array[] {
+    return this.pieces(source).map((piece) => this.encodePiece(source, piece));
   }
 }

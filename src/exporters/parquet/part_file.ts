@@ -194,47 +194,61 @@ export class PartFile {
   }
 
   /**
-   * Appends a row group encoded elsewhere, given as a whole one-row-group
-   * Parquet file: its column chunks are copied after the file's last row
-   * group and its metadata, moved to where they now are, is kept for the
-   * footer. Page indexes and the encoder's own footer are left out. Throws
-   * only when the file is unusable; a refused write is kept as for
-   * writeRowGroup.
+   * Appends a row group encoded elsewhere, given as one-row-group Parquet
+   * files of consecutive columns (encode.ts's pieces), together the archive's
+   * columns in order: their column chunks are copied after the file's last
+   * row group and their metadata, moved to where they now are, is kept for
+   * the footer as one row group. Page indexes and the encoder's own footers
+   * are left out. Throws only when the pieces are unusable (checked before
+   * anything is written); a refused write is kept as for writeRowGroup.
    */
-  appendEncoded(file: Uint8Array, rows: number): void {
+  appendEncoded(pieces: readonly Uint8Array[], rows: number): void {
     const encoded = this.encoded;
     if (this.phase !== 'open' || this.sink.error || !encoded) throw new Error('a row group was written to a file that cannot take one');
-    const footer = rawFooter(file);
-    checkSchema(footer.field_2 as Thrift[], encoded.schema.schema);
-    const [group] = footer.field_4 as Thrift[];
-    if (!group || (footer.field_4 as Thrift[]).length !== 1 || group.field_3 !== BigInt(rows)) throw new Error(`the encoder made no row group of ${rows} rows`);
-    // The column chunks: from after the leading magic to the end of the last one.
-    let end = 4n;
-    for (const chunk of group.field_1 as Thrift[]) {
-      const meta = chunk.field_3 as Thrift;
-      const start = (meta.field_11 as bigint | undefined) ?? (meta.field_9 as bigint);
-      const last = start + (meta.field_7 as bigint);
-      if (last > end) end = last;
-    }
-    const shift = BigInt(this.sink.offset) - 4n;
-    const columns = (group.field_1 as Thrift[]).map((chunk): Thrift => {
-      const meta = chunk.field_3 as Thrift;
-      const moved: Thrift = {};
-      for (const [key, value] of Object.entries(meta)) {
-        if (key === 'field_9' || key === 'field_10' || key === 'field_11') moved[key as `field_${number}`] = (value as bigint) + shift;
-        // Statistics only where the archive keeps them; no bloom filters are written.
-        else if (key === 'field_12' && encoded.noStatistics.has(Buffer.from((meta.field_3 as Uint8Array[])[0]).toString('utf8'))) continue;
-        else if (key !== 'field_14' && key !== 'field_15') moved[key as `field_${number}`] = value;
-      }
-      // file_offset (deprecated, written as 0 by arrow-rs) and the metadata; the page index references are dropped.
-      return { field_2: chunk.field_2, field_3: moved };
+    const footers = pieces.map(rawFooter);
+    // Each piece's schema below its root, one after the other: the archive's below its root.
+    checkSchema(footers.flatMap((f) => (f.field_2 as Thrift[]).slice(1)), encoded.schema.schema.slice(1));
+    const groups = footers.map((footer) => {
+      const [group] = footer.field_4 as Thrift[];
+      if (!group || (footer.field_4 as Thrift[]).length !== 1 || group.field_3 !== BigInt(rows)) throw new Error(`the encoder made no row group of ${rows} rows`);
+      return group;
     });
-    this.sink.appendBytes(file.subarray(4, Number(end)));
-    // num_rows, sizes, and where the group now starts; the i16 ordinal is left out.
+    const columns: Thrift[] = [];
+    let totalBytes = 0n;
+    let compressedBytes: bigint | undefined;
+    const groupStart = BigInt(this.sink.offset);
+    pieces.forEach((file, k) => {
+      const group = groups[k];
+      // The column chunks: from after the leading magic to the end of the last one.
+      let end = 4n;
+      for (const chunk of group.field_1 as Thrift[]) {
+        const meta = chunk.field_3 as Thrift;
+        const start = (meta.field_11 as bigint | undefined) ?? (meta.field_9 as bigint);
+        const last = start + (meta.field_7 as bigint);
+        if (last > end) end = last;
+      }
+      const shift = BigInt(this.sink.offset) - 4n;
+      for (const chunk of group.field_1 as Thrift[]) {
+        const meta = chunk.field_3 as Thrift;
+        const moved: Thrift = {};
+        for (const [key, value] of Object.entries(meta)) {
+          if (key === 'field_9' || key === 'field_10' || key === 'field_11') moved[key as `field_${number}`] = (value as bigint) + shift;
+          // Statistics only where the archive keeps them; no bloom filters are written.
+          else if (key === 'field_12' && encoded.noStatistics.has(Buffer.from((meta.field_3 as Uint8Array[])[0]).toString('utf8'))) continue;
+          else if (key !== 'field_14' && key !== 'field_15') moved[key as `field_${number}`] = value;
+        }
+        // file_offset (deprecated, written as 0 by arrow-rs) and the metadata; the page index references are dropped.
+        columns.push({ field_2: chunk.field_2, field_3: moved });
+      }
+      this.sink.appendBytes(file.subarray(4, Number(end)));
+      totalBytes += group.field_2 as bigint;
+      if (group.field_6 !== undefined) compressedBytes = (compressedBytes ?? 0n) + (group.field_6 as bigint);
+    });
+    // num_rows, sizes, and where the group starts (its first column chunk); the i16 ordinal is left out.
     encoded.rowGroups.push({
-      field_1: columns, field_2: group.field_2, field_3: group.field_3,
-      ...(group.field_5 !== undefined ? { field_5: (group.field_5 as bigint) + shift } : {}),
-      ...(group.field_6 !== undefined ? { field_6: group.field_6 } : {}),
+      field_1: columns, field_2: totalBytes, field_3: BigInt(rows),
+      ...(groups[0].field_5 !== undefined ? { field_5: groupStart } : {}),
+      ...(compressedBytes !== undefined ? { field_6: compressedBytes } : {}),
     });
     this.rows += rows;
   }

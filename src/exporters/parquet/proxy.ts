@@ -7,8 +7,8 @@
  * A batch is acknowledged once its chunks are posted to the writer, which
  * takes every batch posted so (`ahead`), and export() waits for the writer's
  * answer to the batch before: the pipeline's thread builds the next batch
- * while the writer encodes the last (the writer answers only between row
- * groups), and at most two batches are on their way. While the writer says
+ * while the writer encodes (it answers between pieces of a row group,
+ * prepare.ts), and at most two batches are on their way. While the writer says
  * the archive cannot be written (it is unhealthy, or an answer refused),
  * batches wait for their own answer again, and are refused (retryable) while
  * it lasts.
