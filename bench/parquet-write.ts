@@ -60,7 +60,7 @@ const cpuPerRow = (since: NodeJS.CpuUsage, rows: number): number => {
 
 const bytesIn = (dir: string): number => parquetFiles(dir).reduce((sum, f) => sum + statSync(f).size, 0);
 
-interface RunResult { rows_per_s: number; bytes: number; peak_rss_mib: number; cpu_us_per_row: number; main_us_per_row?: number; max_stall_ms?: number }
+interface RunResult { rows_per_s: number; bytes: number; peak_rss_mib: number; cpu_us_per_row: number; main_us_per_row?: number; max_stall_ms?: number; writer_stall_ms?: number }
 
 /**
  * POOL batches of the table's rows, built before timing starts. A batch's
@@ -119,7 +119,7 @@ async function child(kind: string, table: Table, dir: string): Promise<RunResult
   delay.disable();
   return {
     rows_per_s: rows / (ns / 1e9), bytes: bytesIn(archive), peak_rss_mib: process.resourceUsage().maxRSS / 1024, cpu_us_per_row: cpuPerRow(cpu0, rows),
-    main_us_per_row: (elu.active * 1000) / rows, max_stall_ms: delay.max / 1e6,
+    main_us_per_row: (elu.active * 1000) / rows, max_stall_ms: delay.max / 1e6, writer_stall_ms: exporter.longestWriterStallMs,
   };
 }
 
@@ -169,6 +169,7 @@ export async function run(): Promise<string> {
         return {
           name, kind, rate: series(name, 'rows/s', runs.map((x) => x.rows_per_s)), bytes: median('bytes'), rss: median('peak_rss_mib'), cpu: median('cpu_us_per_row'),
           main: kind === 'duckdb' ? undefined : median('main_us_per_row'), stall: kind === 'duckdb' ? undefined : Math.max(...runs.map((x) => x.max_stall_ms ?? 0)),
+          writerStall: kind === 'duckdb' ? undefined : Math.max(...runs.map((x) => x.writer_stall_ms ?? 0)),
         };
       });
       // What the last run of each exporter series wrote, read back by DuckDB.
@@ -179,15 +180,15 @@ export async function run(): Promise<string> {
       json[table] = {
         input: { rows, shape: table === 'spans' ? 'spans, 8 attributes, 1 in 10 with an exception event' : 'trace-port-shaped events (bench/processors.ts stream)', batch: BATCH, pool_batches: POOL, row_group_size: 20_000, warmup_run: first },
         anchor: anchor.name,
-        series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss, median_cpu_us_per_row: r.cpu, median_main_thread_us_per_row: r.main, max_event_loop_stall_ms: r.stall })),
+        series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss, median_cpu_us_per_row: r.cpu, median_main_thread_us_per_row: r.main, max_event_loop_stall_ms: r.stall, max_writer_thread_stall_ms: r.writerStall })),
       };
       const fmt = (s: Series): string => `${(s.median / 1e3).toFixed(0)} k rows/s`;
       out.push(
         `parquet-write, ${table}: ${rows / 1e6} M rows, ${RUNS} runs each in a fresh process`,
         '',
-        '| series | median | min – max | vs anchor | file size | peak RSS | CPU, all threads | pipeline thread | longest stall |',
-        '|---|---|---|---|---|---|---|---|---|',
-        ...results.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${(r.rate.min / 1e3).toFixed(0)} – ${(r.rate.max / 1e3).toFixed(0)} k | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.rss.toFixed(0)} MiB | ${r.cpu.toFixed(2)} µs/row | ${r.main === undefined ? '' : `${r.main.toFixed(2)} µs/row`} | ${r.stall === undefined ? '' : `${r.stall.toFixed(0)} ms`} |`),
+        '| series | median | min – max | vs anchor | file size | peak RSS | CPU, all threads | pipeline thread | longest stall | writer thread\'s longest stall |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+        ...results.map((r) => `| ${r.name} | ${fmt(r.rate)} | ${(r.rate.min / 1e3).toFixed(0)} – ${(r.rate.max / 1e3).toFixed(0)} k | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${(r.bytes / 2 ** 20).toFixed(1)} MiB | ${r.rss.toFixed(0)} MiB | ${r.cpu.toFixed(2)} µs/row | ${r.main === undefined ? '' : `${r.main.toFixed(2)} µs/row`} | ${r.stall === undefined ? '' : `${r.stall.toFixed(0)} ms`} | ${r.writerStall === undefined ? '' : `${r.writerStall.toFixed(0)} ms`} |`),
         '',
       );
     }

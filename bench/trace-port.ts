@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileBeam } from './capture.js';
-import { cpuSeconds, promMetric, series, writeResult, type Series } from './lib.js';
+import { cpuSeconds, peakRssMiB, promMetric, series, writeResult, type Series } from './lib.js';
 
 const MESSAGES = 1_200_000;
 const QUEUE = 1000;
@@ -171,7 +171,7 @@ service:
   };
 }
 
-interface RunResult { emitted: number; received: number; dropped: number; events: number; seconds: number; events_per_s: number; cpu_percent: number }
+interface RunResult { emitted: number; received: number; dropped: number; events: number; seconds: number; events_per_s: number; cpu_percent: number; peak_rss_mib: number }
 
 /** One run of the load (paced at `rate` messages/s, 0: the node's full rate) read by one reader. */
 async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir: string, rate = 0): Promise<RunResult> {
@@ -207,7 +207,7 @@ async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir:
     const cpu = cpuSeconds(reader.process.pid as number) - cpu0;
     return {
       emitted, received: counts.frames, dropped: counts.dropped, events: counts.events, seconds,
-      events_per_s: counts.events / seconds, cpu_percent: (cpu / seconds) * 100,
+      events_per_s: counts.events / seconds, cpu_percent: (cpu / seconds) * 100, peak_rss_mib: peakRssMiB(reader.process.pid as number),
     };
   } finally {
     loadgen.stdin.end('stop\n');
@@ -237,7 +237,7 @@ export async function run(): Promise<string> {
       results.push({
         name, kind, runs,
         rate: series(name, 'events/s', runs.map((r) => r.events_per_s)),
-        emitted: med('emitted'), received: med('received'), dropped: med('dropped'), cpu: med('cpu_percent'),
+        emitted: med('emitted'), received: med('received'), dropped: med('dropped'), cpu: med('cpu_percent'), rss: med('peak_rss_mib'),
         dropShare: series(name, 'dropped share', runs.map((r) => r.dropped / r.emitted)),
       });
     }
@@ -262,15 +262,15 @@ export async function run(): Promise<string> {
     return [
       `trace-port: ${MESSAGES / 1e6} M trace messages a run at the node's full rate, queue ${QUEUE}, ${RUNS} runs each (medians)`,
       '',
-      '| reader | emitted | received | driver drops | events | vs anchor | CPU of reader |',
-      '|---|---|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.name} | ${k(r.emitted)} | ${k(r.received)} | ${k(r.dropped)} (${(r.dropShare.median * 100).toFixed(1)} %) | ${fmtRate(r.rate)} | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${r.cpu.toFixed(0)} % |`),
+      '| reader | emitted | received | driver drops | events | vs anchor | CPU of reader | peak RSS |',
+      '|---|---|---|---|---|---|---|---|',
+      ...results.map((r) => `| ${r.name} | ${k(r.emitted)} | ${k(r.received)} | ${k(r.dropped)} (${(r.dropShare.median * 100).toFixed(1)} %; runs ${(r.dropShare.min * 100).toFixed(1)} – ${(r.dropShare.max * 100).toFixed(1)} %) | ${fmtRate(r.rate)} | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${r.cpu.toFixed(0)} % | ${r.rss.toFixed(0)} MiB |`),
       '',
       `The load paced (one run each, ${MESSAGES / 1e6} M messages):`,
       '',
-      '| paced at | reader | emitted | received | driver drops | until the last event | CPU of reader |',
-      '|---|---|---|---|---|---|---|',
-      ...paced.map(({ rate, kind, run }) => `| ${k(rate)}/s | ${kinds.find((x) => x.kind === kind)?.name ?? kind} | ${k(run.emitted)} | ${k(run.received)} | ${k(run.dropped)} (${((run.dropped / run.emitted) * 100).toFixed(1)} %) | ${run.seconds.toFixed(1)} s | ${run.cpu_percent.toFixed(0)} % |`),
+      '| paced at | reader | emitted | received | driver drops | until the last event | CPU of reader | peak RSS |',
+      '|---|---|---|---|---|---|---|---|',
+      ...paced.map(({ rate, kind, run }) => `| ${k(rate)}/s | ${kinds.find((x) => x.kind === kind)?.name ?? kind} | ${k(run.emitted)} | ${k(run.received)} | ${k(run.dropped)} (${((run.dropped / run.emitted) * 100).toFixed(1)} %) | ${run.seconds.toFixed(1)} s | ${run.cpu_percent.toFixed(0)} % | ${run.peak_rss_mib.toFixed(0)} MiB |`),
     ].join('\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
