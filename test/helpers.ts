@@ -226,3 +226,22 @@ export function captureLogger(lines: Line[], bound: LogFields = {}): Logger {
   };
   return { debug: () => undefined, info: write('info'), warn: write('warn'), error: write('error'), child: (f) => captureLogger(lines, { ...bound, ...f }) };
 }
+
+/** Samples `read` every `everyMs` until stopped; stop() resolves with the largest value seen. */
+export function sampleMax(read: () => Promise<number>, everyMs = 5): { stop(): Promise<number> } {
+  let max = 0;
+  let sampling = true;
+  const done = (async () => {
+    while (sampling) {
+      max = Math.max(max, await read());
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      sampling = false;
+      await done;
+      return max;
+    },
+  };
+}

@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createPipeline, silentLogger, type Pipeline } from '../../src/index.js';
 import { processScratchDir, until } from '../helpers.js';
 
 export const BEAM_TEST_SOURCES = fileURLToPath(new URL('../../../test/beam/', import.meta.url));
@@ -57,4 +58,19 @@ export function startErl(codePath: string, module: string, fun: string, args: st
       await exited;
     },
   };
+}
+
+/**
+ * A started pipeline from a beam_trace_port receiver (`receiver`: options
+ * beside the endpoint) to one exporter, connected to the node's trace port.
+ */
+export async function tracePortPipeline(port: number, receiver: Record<string, unknown>, exporter: string, exporterConfig: Record<string, unknown>): Promise<Pipeline> {
+  const pipeline = createPipeline({
+    receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}`, ...receiver } },
+    exporters: { [exporter]: exporterConfig },
+    service: { pipelines: { p: { receivers: ['beam_trace_port'], exporters: [exporter] } }, telemetry: { metrics: { level: 'none' } } },
+  }, { logger: silentLogger });
+  await pipeline.start();
+  await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'connect');
+  return pipeline;
 }

@@ -8,10 +8,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createPipeline, registerComponent, silentLogger } from '../../src/index.js';
+import { registerComponent } from '../../src/index.js';
 import { compileBeam } from '../../bench/capture.js';
-import { Collector, until } from '../helpers.js';
-import { freePort } from './erl.js';
+import { Collector, sampleMax, until } from '../helpers.js';
+import { freePort, tracePortPipeline } from './erl.js';
 
 const sink = new Collector();
 registerComponent(sink.factory('backpressure_sink'));
@@ -34,21 +34,8 @@ async function stalledRun(messages: number, receiver: Record<string, unknown>, s
     await until(() => out.includes('port '), 15_000, 'the trace port');
     let release!: () => void;
     sink.gate = new Promise((r) => (release = r));
-    const pipeline = createPipeline({
-      receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}`, max_batch_items: 2048, ...receiver } },
-      exporters: { backpressure_sink: { sending_queue: { queue_size: 4096 } } },
-      service: { pipelines: { p: { receivers: ['beam_trace_port'], exporters: ['backpressure_sink'] } }, telemetry: { metrics: { level: 'none' } } },
-    }, { logger: silentLogger });
-    await pipeline.start();
-    await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'connect');
-    let maxAhead = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        maxAhead = Math.max(maxAhead, await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'));
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const pipeline = await tracePortPipeline(port, { max_batch_items: 2048, ...receiver }, 'backpressure_sink', { sending_queue: { queue_size: 4096 } });
+    const ahead = sampleMax(() => pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'));
     node.stdin.write('go\n');
     await until(() => /done \d+ \d+/.test(out), 60_000, 'the load to finish');
     const emitted = Number(/done (\d+) \d+/.exec(out)?.[1]);
@@ -59,8 +46,7 @@ async function stalledRun(messages: number, receiver: Record<string, unknown>, s
       release();
       sink.gate = undefined;
       await stopped;
-      sampling = false;
-      await sampler;
+      const maxAhead = await ahead.stop();
       const delivered = sink.events.filter((e) => e.type !== 'trace.dropped').length;
       return {
         emitted, delivered, maxAhead,
@@ -77,8 +63,7 @@ async function stalledRun(messages: number, receiver: Record<string, unknown>, s
     const delivered = (): number => sink.events.filter((e) => e.type !== 'trace.dropped').length;
     await until(async () => delivered() + (await pipeline.metrics.sum('scope_beam_trace_dropped_messages')) >= emitted, 60_000,
       `every message delivered or counted (${delivered()} delivered so far of ${emitted})`);
-    sampling = false;
-    await sampler;
+    const maxAhead = await ahead.stop();
     const outcome = {
       emitted, delivered: delivered(), maxAhead,
       dropped: await pipeline.metrics.sum('scope_beam_trace_dropped_messages'),

@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPipeline, registerComponent, silentLogger } from '../../src/index.js';
+import { registerComponent } from '../../src/index.js';
 import { compileBeam } from '../../bench/capture.js';
-import { Collector, tempDir, until } from '../helpers.js';
-import { freePort } from './erl.js';
+import { Collector, sampleMax, tempDir, until } from '../helpers.js';
+import { freePort, tracePortPipeline } from './erl.js';
 
 const sink = new Collector();
 registerComponent(sink.factory('trace_disk_sink'));
@@ -29,22 +29,9 @@ describe('beam_trace_port with a disk sending queue', () => {
     node.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
       await until(() => out.includes('port '), 15_000, 'the trace port');
-      const pipeline = createPipeline({
-        receivers: { beam_trace_port: { endpoint: `127.0.0.1:${port}` } },
-        exporters: { trace_disk_sink: { sending_queue: { storage: 'disk', path: queue, fsync: 'always' } } },
-        service: { pipelines: { p: { receivers: ['beam_trace_port'], exporters: ['trace_disk_sink'] } }, telemetry: { metrics: { level: 'none' } } },
-      }, { logger: silentLogger });
-      await pipeline.start();
-      await until(async () => (await pipeline.metrics.sum('scope_beam_trace_port_connects')) > 0, 10_000, 'connect');
+      const pipeline = await tracePortPipeline(port, {}, 'trace_disk_sink', { sending_queue: { storage: 'disk', path: queue, fsync: 'always' } });
       // Behind a disk queue nothing is read ahead of what is on disk: the read-ahead gauge stays at 0 throughout.
-      let maxAhead = 0;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          maxAhead = Math.max(maxAhead, await pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'));
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })();
+      const ahead = sampleMax(() => pipeline.metrics.sum('scope_beam_trace_read_ahead_bytes'));
       node.stdin.write('go\n');
       await until(() => /done \d+ \d+/.test(out), 60_000, 'the load to finish');
       const emitted = Number(/done (\d+) \d+/.exec(out)?.[1]);
@@ -53,8 +40,7 @@ describe('beam_trace_port with a disk sending queue', () => {
       const delivered = (): number => sink.events.filter((e) => e.type !== 'trace.dropped').length;
       await until(async () => delivered() + (await pipeline.metrics.sum('scope_beam_trace_dropped_messages')) >= emitted, 90_000,
         `every message delivered or counted (${delivered()} delivered so far of ${emitted})`);
-      sampling = false;
-      await sampler;
+      const maxAhead = await ahead.stop();
       const segments = readdirSync(join(queue, 'trace_disk_sink')).filter((n) => n.endsWith('.seg'));
       await pipeline.shutdown();
       const dropped = await pipeline.metrics.sum('scope_beam_trace_dropped_messages');
