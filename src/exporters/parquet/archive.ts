@@ -408,10 +408,13 @@ export class ParquetArchiveExporter implements Exporter {
 
   /** The rows of the next row group of a partition (a new file's when the open one is full). */
   private groupRows(partition: Partition): number {
-    const { row_group_size: groupSize, max_file_rows: maxRows } = this.config;
     const file = partition.file;
-    const full = file !== undefined && (file.rows >= maxRows || file.bytes >= this.maxFileBytes);
-    return Math.min(groupSize, maxRows - (file && !full ? file.rows : 0));
+    return Math.min(this.config.row_group_size, this.config.max_file_rows - (file && !this.fileFull(file) ? file.rows : 0));
+  }
+
+  /** The file takes no more rows: it is completed before the next group. */
+  private fileFull(file: PartFile): boolean {
+    return file.rows >= this.config.max_file_rows || file.bytes >= this.maxFileBytes;
   }
 
   /** Rows in full row groups still to be written, over every partition. */
@@ -507,15 +510,14 @@ export class ParquetArchiveExporter implements Exporter {
   }
 
   private writeFull(table: TableWriter<unknown>, partition: Partition, preparedOnly = false): void {
-    const { row_group_size: groupSize, max_file_rows: maxRows } = this.config;
     for (;;) {
       // First a file that is full (also one whose last group the disk refused before it could be completed).
       const file = partition.file;
-      if (file && (file.rows >= maxRows || file.bytes >= this.maxFileBytes)) {
+      if (file && this.fileFull(file)) {
         this.finishFile(table, partition);
         continue;
       }
-      const take = Math.min(groupSize, maxRows - (file?.rows ?? 0));
+      const take = this.groupRows(partition);
       if (partition.pending < take) return;
       if (preparedOnly && !preparedFor(partition.prepared, partition.chunks[0], partition.chunkStart, take)) {
         this.preparer.kick();

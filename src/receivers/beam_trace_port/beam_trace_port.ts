@@ -12,9 +12,9 @@
  * down by us.
  */
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { decodeTerm, EtfError, etfLimits, type EtfLimits } from '../../beam/etf.js';
 import type { Receiver, ReceiverContext } from '../../component/types.js';
-import { performance } from 'node:perf_hooks';
 import { parseDuration, parseEndpoint, parseSize } from '../../config/units.js';
 import type { ScopeEvent } from '../../model/types.js';
 import type { BeamTracePortConfig } from './config.js';
@@ -161,13 +161,7 @@ class TracePortConnection {
   /** Decodes read-ahead chunks for one slice of the event loop, then lets it run (reads, timers, exporters) and goes on. */
   private drain(): void {
     this.drainTimer = undefined;
-    const until = performance.now() + DRAIN_SLICE_MS;
-    while (this.ahead.length > 0 && !this.waitingForPipeline && !this.stopped) {
-      const chunk = this.ahead.shift() as Buffer;
-      this.aheadBytes -= chunk.length;
-      this.decode(chunk);
-      if (performance.now() > until) break;
-    }
+    this.decodeAhead(() => !this.waitingForPipeline && !this.stopped);
     // Half empty again: read on (hysteresis, so a full read-ahead is not paused and resumed per chunk).
     if (this.full && this.aheadBytes <= this.maxAhead / 2 && !this.stopped) {
       this.full = false;
@@ -178,6 +172,17 @@ class TracePortConnection {
       this.open();
     }
     this.scheduleDrain();
+  }
+
+  /** Decodes read-ahead chunks, oldest first, while `go()` and for at most one slice (DRAIN_SLICE_MS). */
+  private decodeAhead(go: () => boolean): void {
+    const until = performance.now() + DRAIN_SLICE_MS;
+    while (this.ahead.length > 0 && go()) {
+      const chunk = this.ahead.shift() as Buffer;
+      this.aheadBytes -= chunk.length;
+      this.decode(chunk);
+      if (performance.now() > until) break;
+    }
   }
 
   /** Frames of a chunk read from the socket, decoded, mapped and handed on. */
@@ -285,12 +290,7 @@ class TracePortConnection {
     this.drainTimer = undefined;
     // What was read is handed on: decoded in slices, so the event loop (the exporters' shutdown) runs between them.
     while (this.ahead.length > 0) {
-      const until = performance.now() + DRAIN_SLICE_MS;
-      while (this.ahead.length > 0 && performance.now() <= until) {
-        const chunk = this.ahead.shift() as Buffer;
-        this.aheadBytes -= chunk.length;
-        this.decode(chunk);
-      }
+      this.decodeAhead(() => true);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.flush();
