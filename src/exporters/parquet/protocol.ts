@@ -24,13 +24,13 @@ export type WireResult =
   | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
 export type FromWorker =
-  /** `buffered`: after a chunks message, the rows held with its rows among them (the same as a `buffered` message). */
-  | { op: 'done'; id: number; result?: WireResult; error?: string; through?: number; buffered?: Record<TableName, number> }
+  | { op: 'done'; id: number; result?: WireResult; error?: string; through?: number }
   | { op: 'committed'; through: number }
   | { op: 'log'; level: LogLevel; message: string; fields?: LogFields }
   | { op: 'count'; name: string; value: number; attributes?: Attributes }
   | { op: 'status'; status: ComponentStatus }
-  | { op: 'buffered'; rows: Record<TableName, number> }
+  /** The rows held, by table; `taken`: the id of the last chunks message taken, whose rows are among them. */
+  | { op: 'buffered'; rows: Record<TableName, number>; taken: number }
   /** The writer thread's longest event-loop delay since its last report (every second, and at shutdown). */
   | { op: 'stall'; maxMs: number };
 

@@ -142,8 +142,8 @@ export class ParquetWorkerExporter implements Exporter {
   /**
    * The writer's answer to a batch acknowledged ahead: a refusal (the archive
    * cannot be written; the writer took the batch all the same) makes the next
-   * batches wait for their own answers; no answer (the worker died) loses
-   * the batch, which is counted and logged.
+   * batches wait for their own answers; an error instead of an answer loses
+   * the batch, counted and logged (by fail() when the worker died).
    */
   private settle(rows: Record<TableName, number>, reply: Done): void {
     if (reply.result) {
@@ -151,6 +151,8 @@ export class ParquetWorkerExporter implements Exporter {
       if (!reply.result.ok) this.refused = true;
       return;
     }
+    // A dead worker: fail() counted the batch with what the worker held.
+    if (this.failure) return;
     this.countLost(rows);
     this.ctx.logger.error('parquet exporter lost a batch it had acknowledged: the writer failed before answering for it', {
       ...rows, error: reply.error ?? 'no answer from the parquet worker',
@@ -239,7 +241,6 @@ export class ParquetWorkerExporter implements Exporter {
         const resolve = this.waiting.get(message.id);
         this.waiting.delete(message.id);
         this.posted.delete(message.id);
-        if (message.buffered) this.buffered = message.buffered;
         resolve?.(message);
         return;
       }
@@ -256,6 +257,8 @@ export class ParquetWorkerExporter implements Exporter {
         return;
       case 'buffered':
         this.buffered = message.rows;
+        // Batches taken by now are in `rows` (messages are taken in the order they were posted).
+        for (const id of this.posted.keys()) if (id <= message.taken) this.posted.delete(id);
         return;
       case 'committed':
         this.onCommitted?.(message.through);
@@ -273,15 +276,16 @@ export class ParquetWorkerExporter implements Exporter {
     this.failure = error;
     this.ctx.logger.error('parquet worker failed', { error: error.message });
     this.ctx.reportStatus({ healthy: false, reason: `parquet worker failed: ${error.message}` });
-    // What the writer held is gone with it; batches it had not answered for are settled with the error.
-    const { spans, events, metrics } = this.buffered;
+    // What the writer held is gone with it, and so are the batches acknowledged on their way to it.
+    const lost = this.held();
+    const { spans, events, metrics } = lost;
     if (spans + events + metrics > 0) {
-      this.countLost(this.buffered);
-      this.ctx.logger.error('parquet exporter lost the rows its writer held', { spans, events, metrics, error: error.message });
+      this.countLost(lost);
+      this.ctx.logger.error('parquet exporter lost the rows its writer held or had on their way', { spans, events, metrics, error: error.message });
     }
     this.buffered = { spans: 0, events: 0, metrics: 0 };
+    this.posted.clear();
     for (const [id, resolve] of this.waiting) resolve({ op: 'done', id, error: error.message });
     this.waiting.clear();
-    this.posted.clear();
   }
 }

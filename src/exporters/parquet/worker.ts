@@ -9,7 +9,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import { ProblemReporter, type Logger, type LogFields, type LogLevel } from '../../util/logger.js';
 import { ParquetArchiveExporter, type ArchiveWriterMode } from './archive.js';
-import type { TableName } from '../../archive/tables.js';
 import type { ParquetExporterConfig } from './config.js';
 import { toWire, type FromWorker, type ToWorker } from './protocol.js';
 
@@ -26,20 +25,17 @@ const meter: Pick<Meter, 'createCounter'> = {
 
 const problems = new ProblemReporter(logger);
 /**
- * While a chunks message is taken, the rows held are kept for its answer
- * instead of posted: the proxy counts the batch's rows as on their way until
- * that answer, so the two counts change in one message.
+ * The id of the last chunks message being taken: every report of the rows
+ * held says it, so the proxy stops counting that batch as on its way in the
+ * same message that first counts it as held (its answer may come later,
+ * when the writer has room).
  */
-let holdBuffered = false;
-let heldBuffered: Record<TableName, number> | undefined;
+let taking = 0;
 const { config, mode } = workerData as { config: ParquetExporterConfig; mode: ArchiveWriterMode };
 const exporter = new ParquetArchiveExporter(config, {
   logger, problems, meter,
   reportStatus: (status) => post({ op: 'status', status }),
-  reportBuffered: (rows) => {
-    if (holdBuffered) heldBuffered = rows;
-    else post({ op: 'buffered', rows });
-  },
+  reportBuffered: (rows) => post({ op: 'buffered', rows, taken: taking }),
   reportCommitted: (through) => post({ op: 'committed', through }),
 }, mode);
 
@@ -64,17 +60,9 @@ port.on('message', (message: ToWorker) => {
       return reply(exporter.start());
     case 'export':
       return reply(exporter.export(message.batch, message.receipt), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
-    case 'chunks': {
-      holdBuffered = true;
-      heldBuffered = undefined;
-      // Takes the rows before it returns (no await before that), so what it held is known here.
-      const work = exporter.exportChunks(message.chunks, message.invalid, message.receipt, message.ahead);
-      holdBuffered = false;
-      const buffered = heldBuffered;
-      return reply(work, (r) => ({
-        op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>), ...(buffered ? { buffered } : {}),
-      }));
-    }
+    case 'chunks':
+      taking = message.id;
+      return reply(exporter.exportChunks(message.chunks, message.invalid, message.receipt, message.ahead), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
     case 'track':
       return reply(exporter.trackCommits(message.queue), (through) => ({ op: 'done', id: message.id, through: through as number }));
     case 'shutdown':
