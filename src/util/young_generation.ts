@@ -18,8 +18,9 @@
  * below. 8 MiB holds the spans the batch processor keeps for its 200 ms
  * timeout at 10 k spans/s without promoting them, now that the OTLP
  * receiver allocates about 2.6 KB per 20-attribute span (it was 4.8 KB,
- * and then 8 MiB promoted them and the old generation saw-toothed). The check runs after every garbage
- * collection, in the next turn of the event loop: one step of growth can slip
+ * and then 8 MiB promoted them and the old generation saw-toothed). The
+ * check runs after every garbage collection, in the next turn of the event
+ * loop: one step of growth can slip
  * past it within a single long synchronous task, never past the command's
  * 64 MiB.
  *
@@ -28,8 +29,7 @@
  * generation's collections cost more CPU per span (at 25 k spans/s, 17 µs
  * instead of 11). So in `auto` the hold is released once collection pauses
  * take more than 4 % of 5 s (an OTLP load of 10 k spans/s held stays below),
- * and taken
- * up again when V8 itself has shrunk the young generation below the hold
+ * and taken up again when V8 itself has shrunk the young generation below the hold
  * (it does when allocation falls off), no sooner than a minute later.
  *
  * `service.young_generation`: `auto` (the default) holds it unless a
