@@ -4,7 +4,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Attributes, Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -12,6 +11,7 @@ import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics'
 import type { ComponentStatus } from '../component/types.js';
 import { parseEndpoint } from '../config/units.js';
 import type { Logger } from '../util/logger.js';
+import { LoopLag } from '../util/loop_lag.js';
 import { listen } from '../util/net.js';
 
 export interface MetricReading {
@@ -35,7 +35,7 @@ export class SelfTelemetry implements PipelineMetrics {
   private readonly exporter = new PrometheusExporter({ preventServerStart: true });
   private readonly provider: MeterProvider;
   private readonly health = new Map<string, ComponentStatus>();
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly loopLag = new LoopLag(20);
   private server?: Server;
 
   constructor(private readonly logger: Logger, version: string) {
@@ -44,7 +44,6 @@ export class SelfTelemetry implements PipelineMetrics {
       readers: [this.exporter],
     });
     this.meter = this.provider.getMeter('scope-pipeline', version);
-    this.loopDelay.enable();
     this.meter
       .createObservableGauge('scope_process_memory_rss_bytes', { unit: 'By', description: 'Resident set size of the pipeline process.' })
       .addCallback((r) => {
@@ -62,9 +61,9 @@ export class SelfTelemetry implements PipelineMetrics {
         unit: 's', description: 'Event-loop delay since the previous reading: p99 and max.',
       })
       .addCallback((r) => {
-        r.observe(this.loopDelay.percentile(99) / 1e9, { quantile: '0.99' });
-        r.observe(this.loopDelay.max / 1e9, { quantile: '1' });
-        this.loopDelay.reset();
+        r.observe(this.loopLag.percentileMs(99) / 1e3, { quantile: '0.99' });
+        r.observe(this.loopLag.maxMs() / 1e3, { quantile: '1' });
+        this.loopLag.reset();
       });
   }
 
@@ -141,7 +140,7 @@ export class SelfTelemetry implements PipelineMetrics {
   }
 
   async shutdown(): Promise<void> {
-    this.loopDelay.disable();
+    this.loopLag.stop();
     const server = this.server;
     this.server = undefined;
     if (server) {

@@ -22,7 +22,7 @@ export const PARQUET_COUNTERS = {
 export const PARQUET_GAUGES = {
   writerEventLoopLag: {
     name: 'scope_parquet_writer_event_loop_lag_seconds', unit: 's',
-    description: 'The longest event-loop delay of the writer thread since the last reading (encoding a row group holds it).',
+    description: 'How late the writer thread\'s event loop ran at most since the last reading (encoding holds it).',
   },
   rowsBuffered: {
     name: 'scope_parquet_rows_buffered', unit: '{row}',

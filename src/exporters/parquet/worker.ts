@@ -4,9 +4,9 @@
  * increments are forwarded to the main thread, which owns the logger and the
  * self-metrics.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
+import { LoopLag } from '../../util/loop_lag.js';
 import { ProblemReporter, type Logger, type LogFields, type LogLevel } from '../../util/logger.js';
 import { ParquetArchiveExporter, type ArchiveWriterMode } from './archive.js';
 import type { ParquetExporterConfig } from './config.js';
@@ -39,12 +39,11 @@ const exporter = new ParquetArchiveExporter(config, {
   reportCommitted: (through) => post({ op: 'committed', through }),
 }, mode);
 
-// How long encoding a row group holds this thread (its messages, timers and answers wait meanwhile).
-const delay = monitorEventLoopDelay({ resolution: 10 });
-delay.enable();
+// How long encoding holds this thread (its messages, timers and answers wait meanwhile).
+const lag = new LoopLag(10);
 const reportStall = (): void => {
-  post({ op: 'stall', maxMs: delay.max / 1e6 });
-  delay.reset();
+  post({ op: 'stall', maxMs: lag.maxMs() });
+  lag.reset();
 };
 setInterval(reportStall, 1000).unref();
 
@@ -57,7 +56,8 @@ port.on('message', (message: ToWorker) => {
   };
   switch (message.op) {
     case 'start':
-      return reply(exporter.start());
+      // The lag counts from here: starting (the encoder's warm-up) holds the thread before it takes any batch.
+      return reply(exporter.start().then(() => lag.reset()));
     case 'export':
       return reply(exporter.export(message.batch, message.receipt), (r) => ({ op: 'done', id: message.id, result: toWire(r as Awaited<ReturnType<typeof exporter.export>>) }));
     case 'chunks':
