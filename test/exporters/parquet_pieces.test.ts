@@ -1,7 +1,8 @@
 /**
  * A row group encoded in pieces (encode.ts, prepare.ts): the pieces are
- * consecutive columns that together are the table's; part_file.ts joins
- * them into one row group that DuckDB reads back; and a group encoded ahead
+ * consecutive columns, or consecutive rows of one large column, that
+ * together are the table's; part_file.ts joins them into one row group that
+ * DuckDB reads back, row by row; and a group encoded ahead
  * is used only for exactly the group it was made for.
  */
 import { describe, it } from 'node:test';
@@ -23,7 +24,7 @@ const events = (n: number): ScopeEvent[] => Array.from({ length: n }, (_, i) => 
 }));
 
 describe('parquet exporter: row groups in pieces', () => {
-  it('splits a group into consecutive column pieces that part_file joins into one row group DuckDB reads back', async (t) => {
+  it('splits a group into pieces of columns, or of one column\'s rows, that part_file joins into one row group DuckDB reads back', async (t) => {
     const defs = tableDefs({ promoted_attributes: { spans: [], events: [], metrics: [] } });
     const columns = defs.events.columns as Column<unknown>[];
     const chunks = await buildChunks(new Router(defs.events, undefined), events(12_000), () => assert.fail('no item is invalid'));
@@ -32,9 +33,23 @@ describe('parquet exporter: row groups in pieces', () => {
     const source = { chunks, start: 1000, rows: 11_000 };
     const pieces = encoder.pieces(source);
     assert.ok(pieces.length > 1, `${pieces.length} pieces`);
-    assert.equal(pieces[0][0], 0);
-    assert.equal(pieces.at(-1)?.[1], columns.length);
-    for (let k = 1; k < pieces.length; k++) assert.equal(pieces[k][0], pieces[k - 1][1], 'consecutive');
+    // Every column's rows, once, in order: one piece of whole columns, or consecutive pieces of its rows.
+    let next = { column: 0, row: 0 };
+    for (const piece of pieces) {
+      assert.deepEqual({ column: piece.from, row: piece.start }, next, `piece ${JSON.stringify(piece)}`);
+      if (piece.rows === source.rows) next = { column: piece.to, row: 0 };
+      else {
+        assert.equal(piece.to, piece.from + 1, 'a piece cut by rows is one column');
+        assert.equal(columns[piece.from].statistics || !columns[piece.from].unique, false, `${columns[piece.from].name}: no dictionary, no statistics`);
+        const end = piece.start + piece.rows;
+        next = end === source.rows ? { column: piece.to, row: 0 } : { column: piece.from, row: end };
+      }
+    }
+    assert.deepEqual(next, { column: columns.length, row: 0 });
+    const cut = new Set(pieces.filter((p) => p.rows < source.rows).map((p) => columns[p.from].name));
+    assert.ok(cut.has('beam_message') && cut.has('attributes'), `columns cut by rows: ${[...cut].join(', ')}`);
+    // The other columns come several to a piece.
+    assert.ok(pieces.some((p) => p.to - p.from > 1));
 
     const dir = tempDir(t);
     const schema = parquetSchema(columns);
@@ -48,8 +63,17 @@ describe('parquet exporter: row groups in pieces', () => {
       `SELECT count(*)::INTEGER, min(id), max((attributes->>'n')::INTEGER), count(DISTINCT pid)::INTEGER FROM read_parquet('${path}')`,
     )).getRowsJson();
     assert.deepEqual(rows, [[11_000, 'e1000', 11_999, 50]]);
-    const groups = (await c.runAndReadAll(`SELECT count(DISTINCT row_group_id)::INTEGER FROM parquet_metadata('${path}')`)).getRowsJson();
-    assert.deepEqual(groups, [[1]], 'one row group');
+    // Row by row, in order, the joined columns hold what was sent.
+    const read = (await c.runAndReadAll(`SELECT id, beam_message, (attributes->>'n')::INTEGER FROM read_parquet('${path}')`)).getRowsJson();
+    const sent = events(12_000).slice(1000);
+    assert.equal(read.length, sent.length);
+    read.forEach(([id, message, n], i) => {
+      if (id !== sent[i].id || message !== sent[i].attributes['beam.message'] || n !== i + 1000) assert.fail(`row ${i}: ${JSON.stringify([id, message, n])}`);
+    });
+    const chunkMeta = (await c.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id)::INTEGER, count(*)::INTEGER, min(num_values)::INTEGER, max(num_values)::INTEGER FROM parquet_metadata('${path}')`,
+    )).getRowsJson();
+    assert.deepEqual(chunkMeta, [[1, columns.length, 11_000, 11_000]], 'one row group, one chunk of every row per column');
   });
 
   it('uses a group encoded ahead only for the group it was made for', () => {

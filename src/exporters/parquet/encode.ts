@@ -4,11 +4,11 @@
  * own typed arrays (apache-arrow), a row group's rows are those batches (or
  * slices of them where the group cuts a chunk), and parquet-wasm (arrow-rs'
  * Parquet writer compiled to wasm) encodes them as one-row-group Parquet
- * files of a few columns each (pieces), which part_file.ts joins into one
- * row group. part_file.ts appends that
- * file's column chunks to the archive file and keeps its row-group metadata
- * for the footer, which it writes itself with the archive's schema (the JSON
- * annotation, which arrow-rs does not write for a string column).
+ * files of a few columns each, or of part of one column's rows (pieces),
+ * which part_file.ts joins into one row group: it appends their column
+ * chunks to the archive file and keeps their metadata for the footer,
+ * which it writes itself with the archive's schema (the JSON annotation,
+ * which arrow-rs does not write for a string column).
  *
  * parquet-wasm runs only on the writer's worker: its wasm memory grows with
  * the row groups, and growing it on a thread with a large heap (the
@@ -106,13 +106,47 @@ export interface GroupSource {
 }
 
 /**
- * Input bytes per encoded piece: about 5 ms of encoding on one core here
- * (zstd in wasm runs at ~4–5 ns a byte), so that a row group encoded a
- * piece per turn never holds the writer's thread for long.
+ * Encoding work per piece, in bytes of input plus VALUE_COST per value (a
+ * null costs next to nothing): about 3 ms on one core here (zstd in wasm
+ * runs at ~2.7 ns a byte of text, and each value costs ~0.13 µs more
+ * whatever its size: levels, offsets, a dictionary's hashing), so that a row
+ * group encoded a piece per turn never holds the writer's thread for long,
+ * even when the pipeline's thread keeps the other core busy. A piece costs
+ * ~0.2 ms of its own (a wasm call, a footer), and a column cut by rows
+ * compresses in pages no larger than its pieces, so pieces are not made
+ * smaller than this.
  */
-const PIECE_BYTES = 1 << 20;
+export const PIECE_COST = 1 << 20;
+const VALUE_COST = 48;
 
-/** A payload's bytes for rows start … end (text, offsets, values, validity), an estimate of its encoding time. */
+/**
+ * A piece of a row group: columns `from` … `to` (exclusive) for rows
+ * `start` … `start + rows` of the group. A piece cut by rows is one column
+ * alone, without a dictionary or statistics, whose pages part_file.ts joins
+ * into one column chunk.
+ */
+export interface Piece {
+  from: number;
+  to: number;
+  start: number;
+  rows: number;
+}
+
+/** Whether a column's chunk can be made of pieces cut by rows: its pages carry nothing that spans them (a dictionary, min/max). */
+function splitsByRows(column: Column<unknown>): boolean {
+  return !dictionaryColumn(column) && !column.statistics;
+}
+
+/** How many of rows start … end have a value. */
+function presentValues(payload: ColumnPayload, start: number, end: number): number {
+  const valid = payload.valid;
+  if (valid === undefined) return end - start;
+  let present = 0;
+  for (let i = start; i < end; i++) present += valid[i];
+  return present;
+}
+
+/** A payload's bytes for rows start … end (text, offsets, values, validity). */
 function payloadBytes(payload: ColumnPayload, start: number, end: number): number {
   const rows = end - start;
   const valid = payload.valid ? rows : 0;
@@ -132,6 +166,17 @@ function payloadBytes(payload: ColumnPayload, start: number, end: number): numbe
 const CODECS: Record<Compression, wasm.Compression> = {
   zstd: wasm.Compression.ZSTD, snappy: wasm.Compression.SNAPPY, gzip: wasm.Compression.GZIP, none: wasm.Compression.UNCOMPRESSED,
 };
+
+/**
+ * Encodes a two-row table once: the first encoding of a process takes
+ * ~30 ms more than any later one (the wasm code's first run), which the
+ * writer pays at start instead of in the first row group it encodes.
+ */
+export function warmUp(compression: Compression): void {
+  const table = arrow.tableFromArrays({ text: ['warm', 'up'], n: Int32Array.from([1, 2]), time: BigInt64Array.from([1n, 2n]) });
+  const properties = new wasm.WriterPropertiesBuilder().setCompression(CODECS[compression]).setColumnDictionaryEnabled('text', true).build();
+  wasm.writeParquet(wasm.Table.fromIPCStream(arrow.tableToIPC(table, 'stream')), properties);
+}
 
 /** A table's row-group encoder: Arrow schema and writer settings made once. */
 export class GroupEncoder {
@@ -172,40 +217,61 @@ export class GroupEncoder {
   }
 
   /**
-   * The group's columns in pieces of at most PIECE_BYTES of input each (or
-   * one column that has more), by column index: each piece is encoded on its
-   * own, so a group can be encoded a piece per turn of the event loop.
+   * The group's columns in pieces of at most PIECE_COST of work each:
+   * consecutive columns together while they fit; a larger column alone, cut
+   * by rows into pieces that fit when its pages allow (splitsByRows). Each
+   * piece is encoded on its own, so a group can be encoded a piece per turn
+   * of the event loop.
    */
-  pieces(source: GroupSource): Array<[number, number]> {
+  pieces(source: GroupSource): Piece[] {
     const ranges = this.ranges(source);
-    const out: Array<[number, number]> = [];
+    const rows = source.rows;
+    const out: Piece[] = [];
     let from = 0;
-    let bytes = 0;
+    let cost = 0;
+    const flush = (to: number): void => {
+      if (to > from) out.push({ from, to, start: 0, rows });
+      from = to;
+      cost = 0;
+    };
     for (let j = 0; j < this.columns.length; j++) {
       let column = 0;
-      for (const { chunk, start, end } of ranges) column += payloadBytes(chunk.columns[j], start, end);
-      if (j > from && bytes + column > PIECE_BYTES) {
-        out.push([from, j]);
-        from = j;
-        bytes = 0;
+      for (const { chunk, start, end } of ranges) column += payloadBytes(chunk.columns[j], start, end) + VALUE_COST * presentValues(chunk.columns[j], start, end);
+      if (column > PIECE_COST && splitsByRows(this.columns[j])) {
+        flush(j);
+        const parts = Math.min(rows, Math.ceil(column / PIECE_COST));
+        const each = Math.ceil(rows / parts);
+        for (let start = 0; start < rows; start += each) out.push({ from: j, to: j + 1, start, rows: Math.min(each, rows - start) });
+        from = j + 1;
+        continue;
       }
-      bytes += column;
+      if (j > from && cost + column > PIECE_COST) flush(j);
+      cost += column;
     }
-    out.push([from, this.columns.length]);
+    flush(this.columns.length);
     return out;
   }
 
+  /** Rows start … start + rows of the group, as a source of their own. */
+  private within(source: GroupSource, start: number, rows: number): GroupSource {
+    let c = 0;
+    let at = source.start + start;
+    while (at >= source.chunks[c].rows) at -= source.chunks[c++].rows;
+    return { chunks: source.chunks.slice(c), start: at, rows };
+  }
+
   /**
-   * Columns from … to of the group as a one-row-group Parquet file (arrow-rs'
-   * own footer, which part_file.ts reads and replaces).
+   * A piece of the group as a one-row-group Parquet file (arrow-rs' own
+   * footer, which part_file.ts reads and replaces).
    */
-  encodePiece(source: GroupSource, [from, to]: [number, number]): Uint8Array {
+  encodePiece(group: GroupSource, { from, to, start, rows }: Piece): Uint8Array {
+    const source = start === 0 && rows === group.rows ? group : this.within(group, start, rows);
     const indices = Array.from({ length: to - from }, (_, k) => from + k);
-    // One record batch per chunk, over the chunk's own arrays (a chunk cut by the group is a slice of its batch):
+    // One record batch per chunk, over the chunk's own arrays (a chunk cut by the piece is a slice of its batch):
     // arrow-rs puts every batch into the one row group, so nothing is concatenated here.
-    const batches = this.ranges(source).map(({ chunk, start, end }) => {
+    const batches = this.ranges(source).map(({ chunk, start: first, end }) => {
       const batch = this.recordBatch(chunk).selectAt(indices);
-      return start === 0 && end === chunk.rows ? batch : batch.slice(start, end);
+      return first === 0 && end === chunk.rows ? batch : batch.slice(first, end);
     });
     const ipc = arrow.tableToIPC(new arrow.Table(this.schema.selectAt(indices), batches), 'stream');
     // Dictionaries only for the repeating text columns, from plain Arrow
@@ -215,7 +281,7 @@ export class GroupEncoder {
     // dictionary column 2–3× faster (parquet README, "Writer choice").
     let builder = new wasm.WriterPropertiesBuilder()
       .setCompression(this.codec)
-      .setMaxRowGroupSize(source.rows + 1)
+      .setMaxRowGroupSize(rows + 1)
       .setCreatedBy('scope-pipeline')
       .setDictionaryEnabled(false)
       .setStatisticsEnabled(wasm.EnabledStatistics.Chunk);

@@ -195,62 +195,90 @@ export class PartFile {
 
   /**
    * Appends a row group encoded elsewhere, given as one-row-group Parquet
-   * files of consecutive columns (encode.ts's pieces), together the archive's
-   * columns in order: their column chunks are copied after the file's last
-   * row group and their metadata, moved to where they now are, is kept for
-   * the footer as one row group. Page indexes and the encoder's own footers
-   * are left out. Throws only when the pieces are unusable (checked before
-   * anything is written); a refused write is kept as for writeRowGroup.
+   * files (encode.ts's pieces) of consecutive columns, together the
+   * archive's columns in order; a column cut by rows comes as consecutive
+   * one-column pieces whose rows add up to the group's, and their pages are
+   * joined into one column chunk. The column chunks are copied after the
+   * file's last row group and their metadata, moved to where they now are,
+   * is kept for the footer as one row group. Page indexes and the encoder's
+   * own footers are left out. Throws only when the pieces are unusable
+   * (checked before anything is written); a refused write is kept as for
+   * writeRowGroup.
    */
   appendEncoded(pieces: readonly Uint8Array[], rows: number): void {
     const encoded = this.encoded;
     if (this.phase !== 'open' || this.sink.error || !encoded) throw new Error('a row group was written to a file that cannot take one');
-    const footers = pieces.map(rawFooter);
-    // Each piece's schema below its root, one after the other: the archive's below its root.
-    checkSchema(footers.flatMap((f) => (f.field_2 as Thrift[]).slice(1)), encoded.schema.schema.slice(1));
-    const groups = footers.map((footer) => {
-      const [group] = footer.field_4 as Thrift[];
-      if (!group || (footer.field_4 as Thrift[]).length !== 1 || group.field_3 !== BigInt(rows)) throw new Error(`the encoder made no row group of ${rows} rows`);
-      return group;
-    });
+    const groupStart = BigInt(this.sink.offset);
     const columns: Thrift[] = [];
+    const leafSchema: Thrift[] = [];
+    const spans: Array<{ file: Uint8Array; end: number }> = [];
     let totalBytes = 0n;
     let compressedBytes: bigint | undefined;
-    const groupStart = BigInt(this.sink.offset);
-    pieces.forEach((file, k) => {
-      const group = groups[k];
+    let firstGroup: Thrift | undefined;
+    // A column cut by rows whose pieces do not yet hold every row of the group.
+    let open: { meta: Thrift; rows: bigint } | undefined;
+    let offset = groupStart;
+    for (const file of pieces) {
+      const footer = rawFooter(file);
+      const [group] = footer.field_4 as Thrift[];
+      const pieceRows = group?.field_3 as bigint | undefined;
+      if (!group || (footer.field_4 as Thrift[]).length !== 1 || pieceRows === undefined || pieceRows > BigInt(rows)) {
+        throw new Error(`the encoder made no row group of ${rows} rows`);
+      }
+      firstGroup ??= group;
+      const chunks = group.field_1 as Thrift[];
       // The column chunks: from after the leading magic to the end of the last one.
       let end = 4n;
-      for (const chunk of group.field_1 as Thrift[]) {
+      for (const chunk of chunks) {
         const meta = chunk.field_3 as Thrift;
-        const start = (meta.field_11 as bigint | undefined) ?? (meta.field_9 as bigint);
-        const last = start + (meta.field_7 as bigint);
+        const last = ((meta.field_11 as bigint | undefined) ?? (meta.field_9 as bigint)) + (meta.field_7 as bigint);
         if (last > end) end = last;
       }
-      const shift = BigInt(this.sink.offset) - 4n;
-      for (const chunk of group.field_1 as Thrift[]) {
-        const meta = chunk.field_3 as Thrift;
-        const moved: Thrift = {};
-        for (const [key, value] of Object.entries(meta)) {
-          if (key === 'field_9' || key === 'field_10' || key === 'field_11') moved[key as `field_${number}`] = (value as bigint) + shift;
-          // Statistics only where the archive keeps them; no bloom filters are written.
-          else if (key === 'field_12' && encoded.noStatistics.has(Buffer.from((meta.field_3 as Uint8Array[])[0]).toString('utf8'))) continue;
-          else if (key !== 'field_14' && key !== 'field_15') moved[key as `field_${number}`] = value;
-        }
-        // file_offset (deprecated, written as 0 by arrow-rs) and the metadata; the page index references are dropped.
-        columns.push({ field_2: chunk.field_2, field_3: moved });
+      const moved = chunks.map((chunk) => ({ field_2: chunk.field_2, field_3: this.moved(chunk.field_3 as Thrift, offset - 4n) }));
+      if (open) {
+        if (moved.length !== 1) throw new Error('a column cut by rows was not given all its rows');
+        joinPages(open.meta, moved[0].field_3);
+        open.rows += pieceRows;
+      } else if (pieceRows === BigInt(rows)) {
+        columns.push(...moved);
+        leafSchema.push(...(footer.field_2 as Thrift[]).slice(1));
+      } else {
+        if (moved.length !== 1) throw new Error(`the encoder made no row group of ${rows} rows`);
+        if (moved[0].field_3.field_11 !== undefined) throw new Error('a column with a dictionary was cut by rows');
+        open = { meta: moved[0].field_3, rows: pieceRows };
+        columns.push(moved[0]);
+        leafSchema.push(...(footer.field_2 as Thrift[]).slice(1));
       }
-      this.sink.appendBytes(file.subarray(4, Number(end)));
+      if (open && open.rows === BigInt(rows)) open = undefined;
+      else if (open && open.rows > BigInt(rows)) throw new Error(`a column cut by rows was given more than ${rows} rows`);
+      spans.push({ file, end: Number(end) });
+      offset += end - 4n;
       totalBytes += group.field_2 as bigint;
       if (group.field_6 !== undefined) compressedBytes = (compressedBytes ?? 0n) + (group.field_6 as bigint);
-    });
+    }
+    if (open) throw new Error('a column cut by rows was not given all its rows');
+    // Each piece's schema below its root, one after the other: the archive's below its root.
+    checkSchema(leafSchema, encoded.schema.schema.slice(1));
+    for (const { file, end } of spans) this.sink.appendBytes(file.subarray(4, end));
     // num_rows, sizes, and where the group starts (its first column chunk); the i16 ordinal is left out.
     encoded.rowGroups.push({
       field_1: columns, field_2: totalBytes, field_3: BigInt(rows),
-      ...(groups[0].field_5 !== undefined ? { field_5: groupStart } : {}),
+      ...(firstGroup?.field_5 !== undefined ? { field_5: groupStart } : {}),
       ...(compressedBytes !== undefined ? { field_6: compressedBytes } : {}),
     });
     this.rows += rows;
+  }
+
+  /** A column chunk's metadata with its offsets moved by `shift`, statistics only where the archive keeps them, no bloom filter. */
+  private moved(meta: Thrift, shift: bigint): Thrift {
+    const noStatistics = (this.encoded as NonNullable<PartFile['encoded']>).noStatistics;
+    const moved: Thrift = {};
+    for (const [key, value] of Object.entries(meta)) {
+      if (key === 'field_9' || key === 'field_10' || key === 'field_11') moved[key as `field_${number}`] = (value as bigint) + shift;
+      else if (key === 'field_12' && noStatistics.has(Buffer.from((meta.field_3 as Uint8Array[])[0]).toString('utf8'))) continue;
+      else if (key !== 'field_14' && key !== 'field_15') moved[key as `field_${number}`] = value;
+    }
+    return moved;
   }
 
   /** The footer of a file of encoded row groups: the archive's schema and key-value metadata, the row groups' metadata. */
@@ -330,6 +358,34 @@ export class PartFile {
     }
     rmSync(this.tempPath, { force: true });
   }
+}
+
+/**
+ * Joins the pages of `next`, the column chunk written right after `into`'s
+ * (the same column, rows that follow), into `into`: values, sizes, page
+ * encodings and their counts add up. Statistics and size statistics, which
+ * cannot be added, are left out (only columns without them are cut by rows).
+ */
+function joinPages(into: Thrift, next: Thrift): void {
+  if (Buffer.compare(Buffer.concat(into.field_3 as Uint8Array[]), Buffer.concat(next.field_3 as Uint8Array[])) !== 0 || next.field_11 !== undefined) {
+    throw new Error('a column cut by rows was given another column\'s pages');
+  }
+  into.field_5 = (into.field_5 as bigint) + (next.field_5 as bigint);
+  into.field_6 = (into.field_6 as bigint) + (next.field_6 as bigint);
+  into.field_7 = (into.field_7 as bigint) + (next.field_7 as bigint);
+  into.field_2 = [...new Set([...(into.field_2 as number[]), ...(next.field_2 as number[])])];
+  if (into.field_13 !== undefined || next.field_13 !== undefined) {
+    const counts = new Map<string, Thrift>();
+    for (const stat of [...((into.field_13 as Thrift[] | undefined) ?? []), ...((next.field_13 as Thrift[] | undefined) ?? [])]) {
+      const key = `${stat.field_1}/${stat.field_2}`;
+      const seen = counts.get(key);
+      if (seen) seen.field_3 = (seen.field_3 as number) + (stat.field_3 as number);
+      else counts.set(key, { ...stat });
+    }
+    into.field_13 = [...counts.values()];
+  }
+  delete into.field_12;
+  delete into.field_16;
 }
 
 /** Makes a rename durable: the directory entry must reach the disk too. */
