@@ -18,9 +18,11 @@ import { SelfTelemetry } from '../../src/pipeline/telemetry.js';
 import { ProblemReporter, silentLogger } from '../../src/util/logger.js';
 import { captureLogger, tempDir, until, type Line } from '../helpers.js';
 
-function config(path: string, sizes: { max_file_rows: number; row_group_size: number } = { max_file_rows: 1_000_000, row_group_size: 1000 }): ParquetExporterConfig {
+type Sizes = Pick<ParquetExporterConfig, 'max_file_rows' | 'row_group_size'> & Partial<Pick<ParquetExporterConfig, 'max_file_age'>>;
+
+function config(path: string, sizes: Sizes = { max_file_rows: 1_000_000, row_group_size: 1000 }): ParquetExporterConfig {
   return {
-    path, partition_by: [], ...sizes, max_file_bytes: '1GiB', max_file_age: '1h', compression: 'zstd',
+    path, partition_by: [], max_file_bytes: '1GiB', max_file_age: '1h', ...sizes, compression: 'zstd',
     retention: { spans: '0', events: '0', metrics: '0', check_interval: '0' },
     promoted_attributes: { spans: [], events: [], metrics: [] },
   };
@@ -99,5 +101,32 @@ describe('parquet exporter: batches acknowledged on their way to the writer', ()
     assert.equal(await telemetry.sum('scope_parquet_rows_buffered', { table: 'events' }) + await written(), 36_000);
     await exporter.shutdown();
     assert.equal(await written(), 36_000);
+  });
+
+  it('completes files by age while batches keep coming: the last rows are encoded ahead, and rows that come meanwhile go to the next file', async (t) => {
+    const dir = join(tempDir(t), 'archive');
+    const { exporter, telemetry } = exporterWith(dir, [], { max_file_rows: 1_000_000, row_group_size: 1000, max_file_age: '100ms' });
+    await exporter.start();
+    const written = (): Promise<number> => telemetry.sum('scope_parquet_rows_written', { table: 'events' });
+    const files = (): Promise<number> => telemetry.sum('scope_parquet_files_completed', { table: 'events' });
+    // Batches of 137 (never a whole group) every few milliseconds for ~1.5 s: every file is completed by age, with rows arriving.
+    let sent = 0;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      assert.deepEqual(await exporter.export({ spans: [], events: events(sent, 137), metrics: [] }), { ok: true });
+      sent += 137;
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(async () => (await written()) === sent, 10_000, 'every row in a file completed by age');
+    assert.ok((await files()) >= 5, `${await files()} files completed by age`);
+    assert.equal(await telemetry.sum('scope_parquet_rows_buffered', { table: 'events' }), 0);
+    await exporter.shutdown();
+    assert.equal(await written(), sent);
+    const db = await DuckDBInstance.create(':memory:');
+    t.after(() => db.closeSync());
+    const rows = (await (await db.connect()).runAndReadAll(
+      `SELECT count(*)::INTEGER, count(DISTINCT id)::INTEGER, count(DISTINCT filename)::INTEGER FROM read_parquet('${dir}/**/*.parquet', filename = true)`,
+    )).getRowsJson();
+    assert.deepEqual(rows, [[sent, sent, await files()]]);
   });
 });

@@ -287,7 +287,8 @@ export class ParquetArchiveExporter implements Exporter {
     this.removeTemporaries();
     if (this.mode === 'columns') {
       // parquet-wasm is loaded only here, on the thread that writes (encode.ts).
-      const { GroupEncoder } = await import('./encode.js');
+      const { GroupEncoder, warmUp } = await import('./encode.js');
+      warmUp(this.config.compression);
       for (const table of this.tables) table.useEncoder(new GroupEncoder(table.columnDefs as Column<unknown>[], this.config.compression));
       this.options = {};
     } else {
@@ -448,8 +449,10 @@ export class ParquetArchiveExporter implements Exporter {
       const encoder = table.encoder;
       if (!encoder) continue;
       for (const partition of table.partitions.values()) {
-        const rows = this.groupRows(partition);
-        if (partition.pending < rows || preparedFor(partition.prepared, partition.chunks[0], partition.chunkStart, rows)) continue;
+        // A full group, or a retiring partition's last rows (retire).
+        const full = this.groupRows(partition);
+        const rows = partition.pending >= full ? full : partition.retiring ? partition.pending : 0;
+        if (rows === 0 || preparedFor(partition.prepared, partition.chunks[0], partition.chunkStart, rows)) continue;
         return {
           encoder, source: { chunks: partition.chunks, start: partition.chunkStart, rows },
           done: (prepared) => {
@@ -491,22 +494,44 @@ export class ParquetArchiveExporter implements Exporter {
     return invalid;
   }
 
-  /** Moves a partition as far as it goes: an interrupted write or completion first, then full row groups, then (retiring) the rest. */
-  /** `preparedOnly`: write no group but one encoded ahead (the writer's thread is not held by encoding). */
+  /**
+   * Moves a partition as far as it goes: an interrupted write or completion
+   * first, then full row groups, then (retiring) the rest. `preparedOnly`:
+   * write no group but one encoded ahead (the writer's thread is not held by
+   * encoding).
+   */
   private advance(table: TableWriter<unknown>, partition: Partition, preparedOnly = false): void {
     try {
       const file = partition.file;
       if (file?.completing) this.finishFile(table, partition);
       else if (file?.refused) file.flush();
       this.writeFull(table, partition, preparedOnly);
-      if (partition.retiring && !preparedOnly) {
-        if (partition.pending > 0) this.writeGroup(table, partition, partition.pending);
-        this.finishFile(table, partition);
-        table.partitions.delete(partition.dir);
-      }
+      if (partition.retiring && partition.pending < this.groupRows(partition)) this.retire(table, partition, preparedOnly);
     } catch (error) {
       this.writeFailed(table, partition, error);
     }
+  }
+
+  /**
+   * A retiring partition's last rows go into its file, which is completed.
+   * `preparedOnly`: only with those rows encoded ahead (nextGroup), so an
+   * age completion never holds the writer's thread; rows that came while
+   * they were encoded stay pending, for the partition's next file.
+   */
+  private retire(table: TableWriter<unknown>, partition: Partition, preparedOnly: boolean): void {
+    let rows = partition.pending;
+    if (rows > 0 && preparedOnly) {
+      const prepared = partition.prepared;
+      if (!prepared || prepared.rows > rows || !preparedFor(prepared, partition.chunks[0], partition.chunkStart, prepared.rows)) {
+        this.preparer.kick();
+        return;
+      }
+      rows = prepared.rows;
+    }
+    if (rows > 0) this.writeGroup(table, partition, rows);
+    this.finishFile(table, partition);
+    if (partition.pending === 0) table.partitions.delete(partition.dir);
+    else partition.retiring = false;
   }
 
   private writeFull(table: TableWriter<unknown>, partition: Partition, preparedOnly = false): void {
@@ -657,7 +682,8 @@ export class ParquetArchiveExporter implements Exporter {
         if (this.stalled) break;
         if (!partition.retiring && now - partition.since < this.maxFileAgeMs) continue;
         partition.retiring = true;
-        this.advance(table, partition);
+        // columns mode: the last rows are encoded ahead first (retire).
+        this.advance(table, partition, table.encoder !== undefined);
       }
     }
     this.publishBuffered();
