@@ -14,13 +14,22 @@ import { GroupEncoder } from '../../src/exporters/parquet/encode.js';
 import { PartFile, rawSchema } from '../../src/exporters/parquet/part_file.js';
 import { preparedFor } from '../../src/exporters/parquet/prepare.js';
 import { parquetSchema, type Column } from '../../src/archive/tables.js';
-import type { ScopeEvent } from '../../src/model/types.js';
+import type { ScopeEvent, Span } from '../../src/model/types.js';
 import { tempDir } from '../helpers.js';
 
 const events = (n: number): ScopeEvent[] => Array.from({ length: n }, (_, i) => ({
   id: `e${i}`, type: 'message.send', schemaVersion: 1, time: 1_764_000_000_000_000_000n + BigInt(i),
   source: { node: 'a@h', component: 'test' }, pid: `<0.${i % 50}.0>`,
   attributes: { 'beam.message': `{'$gen_call',{<0.${i}.0>,#Ref<0.1.2.${i}>},{add,<<"${'x'.repeat(150)}-${i}">>}}`, n: i },
+}));
+
+/** Spans with an events list (a LIST of STRUCTs: three leaf columns) on every third, large enough to be cut by rows. */
+const spans = (n: number): Span[] => Array.from({ length: n }, (_, i) => ({
+  traceId: i.toString(16).padStart(32, '0'), spanId: (i + 1).toString(16).padStart(16, '0'), name: 'GET /users/:id', spanKind: 'server',
+  startTimeUnixNano: 1_764_000_000_000_000_000n + BigInt(i), endTimeUnixNano: 1_764_000_000_000_001_000n + BigInt(i),
+  attributes: { 'http.route': '/users/:id', n: i },
+  events: i % 3 === 0 ? [{ name: `exception ${i}`, timeUnixNano: 1_764_000_000_000_000_500n + BigInt(i), attributes: { 'exception.message': `${'y'.repeat(200)} ${i}` } }] : [],
+  links: [], status: { code: 'unset' }, resource: { 'service.name': 'shop' },
 }));
 
 describe('parquet exporter: row groups in pieces', () => {
@@ -84,5 +93,44 @@ describe('parquet exporter: row groups in pieces', () => {
     assert.equal(preparedFor(prepared, a, 20, 100), false, 'another start');
     assert.equal(preparedFor(prepared, a, 10, 90), false, 'another size (the file nearly full)');
     assert.equal(preparedFor(undefined, a, 10, 100), false);
+  });
+
+  it('cuts large leaf columns of spans by rows but never a list column (its leaves would interleave), read back list by list', async (t) => {
+    const defs = tableDefs({ promoted_attributes: { spans: [], events: [], metrics: [] } });
+    const columns = defs.spans.columns as Column<unknown>[];
+    const chunks = await buildChunks(new Router(defs.spans, undefined), spans(24_000), () => assert.fail('no item is invalid'));
+    const encoder = new GroupEncoder(columns, 'zstd');
+    const source = { chunks, start: 0, rows: 24_000 };
+    const pieces = encoder.pieces(source);
+    const cut = new Set(pieces.filter((p) => p.rows < source.rows).map((p) => columns[p.from].name));
+    assert.ok(cut.has('attributes'), `columns cut by rows: ${[...cut].join(', ')}`);
+    // The events lists are big enough to be cut (~1.7 MB of text), and are not.
+    const events = columns.findIndex((c) => c.name === 'events');
+    assert.ok(pieces.some((p) => p.from <= events && p.to > events && p.rows === source.rows));
+
+    const dir = tempDir(t);
+    const schema = parquetSchema(columns);
+    const file = new PartFile(dir, { write: schema, footer: schema, raw: rawSchema(schema), noStatistics: new Set() }, {});
+    file.appendEncoded(encoder.encode(source), source.rows);
+    const path = file.complete(join(dir, 'out'));
+    const db = await DuckDBInstance.create(':memory:');
+    t.after(() => db.closeSync());
+    const c = await db.connect();
+    const read = (await c.runAndReadAll(
+      `SELECT span_id, len(events)::INTEGER, events[1].name, events[1].attributes->>'exception.message', epoch_ns(events[1].time)::VARCHAR FROM read_parquet('${path}')`,
+    )).getRowsJson();
+    const sent = spans(24_000);
+    assert.equal(read.length, sent.length);
+    read.forEach(([spanId, length, name, message, time], i) => {
+      const event = sent[i].events[0];
+      const expected = [sent[i].spanId, event ? 1 : 0, event?.name ?? null, event ? event.attributes['exception.message'] : null, event ? String(event.timeUnixNano) : null];
+      if (JSON.stringify([spanId, length, name, message, time]) !== JSON.stringify(expected)) assert.fail(`row ${i}: ${JSON.stringify([spanId, length, name, message, time])}`);
+    });
+    const leaves = (await c.runAndReadAll(
+      `SELECT path_in_schema, num_values::INTEGER FROM parquet_metadata('${path}') WHERE path_in_schema LIKE 'events%' ORDER BY column_id`,
+    )).getRowsJson();
+    assert.equal(leaves.length, 3, JSON.stringify(leaves));
+    // A list's leaves count one value per element, and one (null) per empty list.
+    for (const [, values] of leaves) assert.equal(values, 24_000);
   });
 });

@@ -121,9 +121,9 @@ const VALUE_COST = 48;
 
 /**
  * A piece of a row group: columns `from` … `to` (exclusive) for rows
- * `start` … `start + rows` of the group. A piece cut by rows is one column
- * alone, without a dictionary or statistics, whose pages part_file.ts joins
- * into one column chunk.
+ * `start` … `start + rows` of the group. A piece cut by rows is one leaf
+ * column alone, without a dictionary or statistics, whose pages
+ * part_file.ts joins into one column chunk.
  */
 export interface Piece {
   from: number;
@@ -132,9 +132,14 @@ export interface Piece {
   rows: number;
 }
 
-/** Whether a column's chunk can be made of pieces cut by rows: its pages carry nothing that spans them (a dictionary, min/max). */
+/**
+ * Whether a column's chunk can be made of pieces cut by rows: a leaf column
+ * (a list's fields are column chunks of their own, which would be
+ * interleaved) whose pages carry nothing that spans them (a dictionary,
+ * min/max).
+ */
 function splitsByRows(column: Column<unknown>): boolean {
-  return !dictionaryColumn(column) && !column.statistics;
+  return column.elements.length === 1 && !dictionaryColumn(column) && !column.statistics;
 }
 
 /** How many of rows start … end have a value. */

@@ -196,9 +196,9 @@ export class PartFile {
   /**
    * Appends a row group encoded elsewhere, given as one-row-group Parquet
    * files (encode.ts's pieces) of consecutive columns, together the
-   * archive's columns in order; a column cut by rows comes as consecutive
-   * one-column pieces whose rows add up to the group's, and their pages are
-   * joined into one column chunk. The column chunks are copied after the
+   * archive's columns in order; a leaf column cut by rows comes as
+   * consecutive pieces of that column alone whose rows add up to the
+   * group's, and their pages are joined into one column chunk. The column chunks are copied after the
    * file's last row group and their metadata, moved to where they now are,
    * is kept for the footer as one row group. Page indexes and the encoder's
    * own footers are left out. Throws only when the pieces are unusable
@@ -216,7 +216,7 @@ export class PartFile {
     let compressedBytes: bigint | undefined;
     let firstGroup: Thrift | undefined;
     // A column cut by rows whose pieces do not yet hold every row of the group.
-    let open: { meta: Thrift; rows: bigint } | undefined;
+    let open: { leaf: Thrift; rows: bigint } | undefined;
     let offset = groupStart;
     for (const file of pieces) {
       const footer = rawFooter(file);
@@ -235,18 +235,18 @@ export class PartFile {
         if (last > end) end = last;
       }
       const moved = chunks.map((chunk) => ({ field_2: chunk.field_2, field_3: this.moved(chunk.field_3 as Thrift, offset - 4n) }));
+      // Only a leaf column can be cut by rows: the pieces' bytes follow each other, so a list's
+      // leaves would be interleaved (its time, name, attributes, then the next piece's).
+      if (pieceRows !== BigInt(rows) && moved.length !== 1) throw new Error(`the encoder made no row group of ${rows} rows`);
       if (open) {
-        if (moved.length !== 1) throw new Error('a column cut by rows was not given all its rows');
-        joinPages(open.meta, moved[0].field_3);
+        joinPages(open.leaf, moved[0].field_3);
         open.rows += pieceRows;
-      } else if (pieceRows === BigInt(rows)) {
-        columns.push(...moved);
-        leafSchema.push(...(footer.field_2 as Thrift[]).slice(1));
       } else {
-        if (moved.length !== 1) throw new Error(`the encoder made no row group of ${rows} rows`);
-        if (moved[0].field_3.field_11 !== undefined) throw new Error('a column with a dictionary was cut by rows');
-        open = { meta: moved[0].field_3, rows: pieceRows };
-        columns.push(moved[0]);
+        if (pieceRows !== BigInt(rows)) {
+          if (moved[0].field_3.field_11 !== undefined) throw new Error('a column with a dictionary was cut by rows');
+          open = { leaf: moved[0].field_3, rows: pieceRows };
+        }
+        columns.push(...moved);
         leafSchema.push(...(footer.field_2 as Thrift[]).slice(1));
       }
       if (open && open.rows === BigInt(rows)) open = undefined;
