@@ -5,12 +5,12 @@
  * DuckDB reads back, row by row; and a group encoded ahead
  * is used only for exactly the group it was made for.
  */
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { buildChunks, Router, tableDefs } from '../../src/exporters/parquet/router.js';
-import { GroupEncoder } from '../../src/exporters/parquet/encode.js';
+import { GroupEncoder, type Piece } from '../../src/exporters/parquet/encode.js';
 import { PartFile, rawSchema } from '../../src/exporters/parquet/part_file.js';
 import { preparedFor } from '../../src/exporters/parquet/prepare.js';
 import { parquetSchema, type Column } from '../../src/archive/tables.js';
@@ -31,6 +31,24 @@ const spans = (n: number): Span[] => Array.from({ length: n }, (_, i) => ({
   events: i % 3 === 0 ? [{ name: `exception ${i}`, timeUnixNano: 1_764_000_000_000_000_500n + BigInt(i), attributes: { 'exception.message': `${'y'.repeat(200)} ${i}` } }] : [],
   links: [], status: { code: 'unset' }, resource: { 'service.name': 'shop' },
 }));
+
+type Source = Parameters<GroupEncoder['pieces']>[0];
+
+/** The group encoded in pieces and joined by part_file into a file of its own, and a DuckDB connection to read it. */
+async function writtenGroup(t: TestContext, columns: Column<unknown>[], encoder: GroupEncoder, source: Source): Promise<{ path: string; c: DuckDBConnection }> {
+  const dir = tempDir(t);
+  const schema = parquetSchema(columns);
+  const file = new PartFile(dir, { write: schema, footer: schema, raw: rawSchema(schema), noStatistics: new Set() }, {});
+  file.appendEncoded(encoder.encode(source), source.rows);
+  const path = file.complete(join(dir, 'out'));
+  const db = await DuckDBInstance.create(':memory:');
+  t.after(() => db.closeSync());
+  return { path, c: await db.connect() };
+}
+
+/** The names of the columns some piece has only part of the rows of. */
+const cutByRows = (pieces: Piece[], columns: Column<unknown>[], rows: number): Set<string> =>
+  new Set(pieces.filter((p) => p.rows < rows).map((p) => columns[p.from].name));
 
 describe('parquet exporter: row groups in pieces', () => {
   it('splits a group into pieces of columns, or of one column\'s rows, that part_file joins into one row group DuckDB reads back', async (t) => {
@@ -55,19 +73,12 @@ describe('parquet exporter: row groups in pieces', () => {
       }
     }
     assert.deepEqual(next, { column: columns.length, row: 0 });
-    const cut = new Set(pieces.filter((p) => p.rows < source.rows).map((p) => columns[p.from].name));
+    const cut = cutByRows(pieces, columns, source.rows);
     assert.ok(cut.has('beam_message') && cut.has('attributes'), `columns cut by rows: ${[...cut].join(', ')}`);
     // The other columns come several to a piece.
     assert.ok(pieces.some((p) => p.to - p.from > 1));
 
-    const dir = tempDir(t);
-    const schema = parquetSchema(columns);
-    const file = new PartFile(dir, { write: schema, footer: schema, raw: rawSchema(schema), noStatistics: new Set() }, {});
-    file.appendEncoded(encoder.encode(source), source.rows);
-    const path = file.complete(join(dir, 'out'));
-    const db = await DuckDBInstance.create(':memory:');
-    t.after(() => db.closeSync());
-    const c = await db.connect();
+    const { path, c } = await writtenGroup(t, columns, encoder, source);
     const rows = (await c.runAndReadAll(
       `SELECT count(*)::INTEGER, min(id), max((attributes->>'n')::INTEGER), count(DISTINCT pid)::INTEGER FROM read_parquet('${path}')`,
     )).getRowsJson();
@@ -102,20 +113,13 @@ describe('parquet exporter: row groups in pieces', () => {
     const encoder = new GroupEncoder(columns, 'zstd');
     const source = { chunks, start: 0, rows: 24_000 };
     const pieces = encoder.pieces(source);
-    const cut = new Set(pieces.filter((p) => p.rows < source.rows).map((p) => columns[p.from].name));
+    const cut = cutByRows(pieces, columns, source.rows);
     assert.ok(cut.has('attributes'), `columns cut by rows: ${[...cut].join(', ')}`);
     // The events lists are big enough to be cut (~1.7 MB of text), and are not.
     const events = columns.findIndex((c) => c.name === 'events');
     assert.ok(pieces.some((p) => p.from <= events && p.to > events && p.rows === source.rows));
 
-    const dir = tempDir(t);
-    const schema = parquetSchema(columns);
-    const file = new PartFile(dir, { write: schema, footer: schema, raw: rawSchema(schema), noStatistics: new Set() }, {});
-    file.appendEncoded(encoder.encode(source), source.rows);
-    const path = file.complete(join(dir, 'out'));
-    const db = await DuckDBInstance.create(':memory:');
-    t.after(() => db.closeSync());
-    const c = await db.connect();
+    const { path, c } = await writtenGroup(t, columns, encoder, source);
     const read = (await c.runAndReadAll(
       `SELECT span_id, len(events)::INTEGER, events[1].name, events[1].attributes->>'exception.message', epoch_ns(events[1].time)::VARCHAR FROM read_parquet('${path}')`,
     )).getRowsJson();
