@@ -116,7 +116,7 @@ export interface GroupSource {
  * compresses in pages no larger than its pieces, so pieces are not made
  * smaller than this.
  */
-export const PIECE_COST = 1 << 20;
+const PIECE_COST = 1 << 20;
 const VALUE_COST = 48;
 
 /**

@@ -198,12 +198,12 @@ export class PartFile {
    * files (encode.ts's pieces) of consecutive columns, together the
    * archive's columns in order; a leaf column cut by rows comes as
    * consecutive pieces of that column alone whose rows add up to the
-   * group's, and their pages are joined into one column chunk. The column chunks are copied after the
-   * file's last row group and their metadata, moved to where they now are,
-   * is kept for the footer as one row group. Page indexes and the encoder's
-   * own footers are left out. Throws only when the pieces are unusable
-   * (checked before anything is written); a refused write is kept as for
-   * writeRowGroup.
+   * group's, and their pages are joined into one column chunk. The column
+   * chunks are copied after the file's last row group and their metadata,
+   * moved to where they now are, is kept for the footer as one row group.
+   * Page indexes and the encoder's own footers are left out. Throws only
+   * when the pieces are unusable (checked before anything is written); a
+   * refused write is kept as for writeRowGroup.
    */
   appendEncoded(pieces: readonly Uint8Array[], rows: number): void {
     const encoded = this.encoded;
