@@ -16,7 +16,7 @@ import { DuckDBInstance } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import { tableDir } from './layout.js';
 import { lockDown, preparedReadOnly, queryError } from './sandbox.js';
-import { emptySelect, eventColumns, metricColumns, spanColumns, TABLES, type TableName } from './tables.js';
+import { emptySelect, eventColumns, metricColumns, spanColumns, TABLES, withEventAttributesRestored, type TableName } from './tables.js';
 
 export type QueryFormat = 'table' | 'json' | 'csv';
 
@@ -69,6 +69,11 @@ function emptyView(table: TableName): string {
  * file has it yet.
  */
 function viewSource(root: string, table: TableName): string {
+  const source = filesSource(root, table);
+  return table === 'events' ? withEventAttributesRestored(source) : source;
+}
+
+function filesSource(root: string, table: TableName): string {
   const globs = layoutGlobs(tableDir(root, table));
   if (globs.length === 0) return emptyView(table);
   // The `table=` directory level is the view's own name, not a column worth keeping.

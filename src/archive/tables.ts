@@ -163,9 +163,16 @@ const text = (v: AttributeValue | undefined): string | null => (typeof v === 'st
 /**
  * The event attribute keys asked about most, each also a VARCHAR column of
  * its own named after it (`beam.peer_pid` → `beam_peer_pid`; the value as
- * promotedText gives it), so the common questions need no JSON operator. The
- * `attributes` document keeps every key, these included. Files written before
- * a column existed read it as NULL (the views union by name).
+ * promotedText gives it), so the common questions need no JSON operator.
+ * Files written before a column existed read it as NULL (the views union by
+ * name).
+ *
+ * A key whose value is a string is held in its column alone: the stored
+ * `attributes` document leaves it out and `attributes_in_columns` has its
+ * bit (1 << its index here), and the archive's views put it back
+ * (withEventAttributesRestored), so `attributes` there holds every key as
+ * before. The document was the larger half of writing a trace event (a
+ * message written twice, once as JSON).
  *
  * `distinct`: nearly every value differs (rendered messages, refs), so the
  * column is written PLAIN, without a dictionary or min/max statistics.
@@ -200,6 +207,41 @@ function keyColumn(key: string, distinct: boolean): Column<ScopeEvent> {
 }
 
 const EVENT_KEY_COLUMN_DEFS = EVENT_KEY_COLUMNS.map(({ key, distinct }) => keyColumn(key, distinct));
+const KEY_COLUMN_KEYS = new Set(EVENT_KEY_COLUMNS.map(({ key }) => key));
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
+/** `attributes_in_columns`: bit i set when EVENT_KEY_COLUMNS[i]'s value is a string, held in its column alone. */
+export function attributesInColumns(attributes: Attributes): number {
+  let bits = 0;
+  for (let i = 0; i < EVENT_KEY_COLUMNS.length; i++) if (typeof attributes[EVENT_KEY_COLUMNS[i].key] === 'string') bits |= 1 << i;
+  return bits;
+}
+
+/** What an event's stored `attributes` document holds: every key but those attributesInColumns marks. */
+export function storedEventAttributes(attributes: Attributes): Attributes {
+  let rest: Record<string, AttributeValue> | undefined;
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (typeof value === 'string' && KEY_COLUMN_KEYS.has(key)) continue;
+    // No prototype: a key named __proto__ stays a key.
+    (rest ??= Object.create(null) as Record<string, AttributeValue>)[key] = value;
+  }
+  return rest ?? NO_ATTRIBUTES;
+}
+
+/**
+ * An events SELECT with `attributes` whole again: the keys held in their
+ * columns alone (attributes_in_columns) written back into the document's
+ * text, in front of its own keys, and `attributes_in_columns` left out.
+ * Rows from files before the split (NULL there) keep their document as is.
+ */
+export function withEventAttributesRestored(select: string): string {
+  const pairs = EVENT_KEY_COLUMNS.map(({ key }, i) =>
+    `CASE WHEN (attributes_in_columns & ${1 << i}) <> 0 THEN '${JSON.stringify(key)}:' || to_json("${keyColumnName(key)}") END`);
+  const restored = `CASE WHEN coalesce(attributes_in_columns, 0) = 0 THEN attributes ELSE ('{' || concat_ws(',', ${pairs.join(', ')}) || `
+    + `CASE WHEN attributes::VARCHAR = '{}' THEN '}' ELSE ',' || substr(attributes::VARCHAR, 2) END)::JSON END`;
+  return `SELECT * EXCLUDE (attributes_in_columns) REPLACE (${restored} AS attributes) FROM (${select})`;
+}
 
 export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
   return [
@@ -257,7 +299,8 @@ export function eventColumns(promote: readonly string[] = []): Column<ScopeEvent
     leaf(str('span_id', 'OPTIONAL'), 'VARCHAR', (e) => e.spanId ?? null),
     leaf(str('causation_id', 'OPTIONAL'), 'VARCHAR', (e) => e.causationId ?? null),
     ...EVENT_KEY_COLUMN_DEFS,
-    documentColumn(json('attributes'), (e: ScopeEvent) => e.attributes, false),
+    documentColumn(json('attributes'), (e: ScopeEvent) => storedEventAttributes(e.attributes), false),
+    leaf(int32('attributes_in_columns'), 'INTEGER', (e) => attributesInColumns(e.attributes)),
     leaf(json('body', 'OPTIONAL'), 'JSON', (e) => jsonText(e.body)),
     documentColumn(json('resource_attributes', 'OPTIONAL'), (e: ScopeEvent) => e.resource, true),
     ...promoted<ScopeEvent>(promote, (e) => e.attributes),

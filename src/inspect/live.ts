@@ -7,7 +7,7 @@
  */
 import { get as httpGet } from 'node:http';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { eventColumns, spanColumns, type Column } from '../archive/tables.js';
+import { eventColumns, spanColumns, withEventAttributesRestored, type Column } from '../archive/tables.js';
 import { parseJsonLine, type Item } from '../model/jsonl.js';
 import type { ScopeEvent, Span } from '../model/types.js';
 import { ScopeError } from '../util/errors.js';
@@ -108,7 +108,8 @@ async function loadTable<T>(connection: DuckDBConnection, table: string, columns
   }
   appender.flushSync();
   appender.closeSync();
-  await connection.run(`CREATE VIEW live_${table} AS SELECT ${kept.map((k) => `${k.read(q(k.column.name))} AS ${q(k.column.name)}`).join(', ')} FROM live_raw_${table}`);
+  const select = `SELECT ${kept.map((k) => `${k.read(q(k.column.name))} AS ${q(k.column.name)}`).join(', ')} FROM live_raw_${table}`;
+  await connection.run(`CREATE VIEW live_${table} AS ${table === 'events' ? withEventAttributesRestored(select) : select}`);
 }
 
 /**

@@ -30,7 +30,19 @@ const STRUCTURED = [
   { id: 'gs-2', type: 'message.receive', pid: '<0.95.0>', attributes: { 'beam.message': "{'$gen_call',{<0.80.0>,#Ref<0.9.9.1>},total}", 'beam.message.kind': 'call', 'beam.call.tag': '#Ref<0.9.9.1>', 'beam.call.from': '<0.80.0>', 'beam.request': 'total' } },
   { id: 'gs-3', type: 'message.send', pid: '<0.95.0>', attributes: { 'beam.peer_pid': '<0.80.0>', 'beam.message': '{#Ref<0.9.9.1>,3998}', 'beam.message.kind': 'reply', 'beam.call.tag': '#Ref<0.9.9.1>', 'beam.reply': '3998' } },
   { id: 'gs-4', type: 'message.send', pid: '<0.80.0>', attributes: { 'beam.peer_pid': '<0.95.0>', 'beam.message': "{'$gen_cast',clear}", 'beam.message.kind': 'cast', 'beam.request': 'clear' } },
-].map((e, i) => JSON.stringify({
+];
+/**
+ * Documents at the edges of storing a key in its column alone: a key column's
+ * key with a value that is no string (kept in the document), JSON nulls, text
+ * that needs escapes, a key named __proto__, every key in columns, none at all.
+ */
+const EDGES = [
+  { id: 'edge-1', type: 'custom.edge', pid: '<0.81.0>', attributes: { 'beam.mfa': 42, 'beam.peer_pid': ['<0.1.0>', null], 'beam.reason': null, 'beam.message': 'say "hi"\n\u00e9 \u{1F600} \\', nested: { a: null, b: [1, null, { c: null }] }, ['__proto__']: 'a key' } },
+  { id: 'edge-2', type: 'process.register', pid: '<0.82.0>', attributes: { 'beam.registered_name': 'cart_sup', 'beam.initial_call': 'supervisor:init/1' } },
+  { id: 'edge-3', type: 'custom.edge', pid: '<0.83.0>', attributes: {} },
+];
+const WRITTEN = [...STRUCTURED, ...EDGES];
+const LINES = WRITTEN.map((e, i) => JSON.stringify({
   kind: 'event', schemaVersion: 1, time: String(T + BigInt(i) * 1000n), source: { node: 'shop@localhost', component: 'beam_trace_port' }, ...e,
 }));
 
@@ -51,7 +63,7 @@ describe('events: the hot attribute keys as columns', () => {
 
   before(async () => {
     const input = join(work, 'in.jsonl');
-    writeFileSync(input, readFileSync(DEMO, 'utf8').trimEnd() + '\n' + STRUCTURED.join('\n') + '\n');
+    writeFileSync(input, readFileSync(DEMO, 'utf8').trimEnd() + '\n' + LINES.join('\n') + '\n');
     const config = join(work, 'p.yaml');
     writeFileSync(config, `
 receivers: { jsonl: { path: ${input} } }
@@ -64,7 +76,7 @@ service:
     const daemon = startDaemon(['--config', config]);
     try {
       const metrics = await daemon.metricsUrl();
-      await until(async () => promValue(await (await fetch(metrics)).text(), 'scope_receiver_accepted_items_total') >= demoEvents + STRUCTURED.length, 10_000, 'the input read');
+      await until(async () => promValue(await (await fetch(metrics)).text(), 'scope_receiver_accepted_items_total') >= demoEvents + WRITTEN.length, 10_000, 'the input read');
       daemon.child.kill('SIGTERM');
       assert.equal((await daemon.exited()).code, 0, daemon.stderr());
     } finally {
@@ -94,10 +106,33 @@ service:
 
   it('every beam_* column holds its attribute as text, for every event the exporter wrote', async () => {
     const [[total, ...nonNull]] = await rows(archive, `SELECT count(*), ${COLUMNS.map((c) => `count(${c})`).join(', ')} FROM events WHERE id NOT LIKE 'old-%'`);
-    assert.equal(Number(total), demoEvents + STRUCTURED.length + 1, 'the capture, the structured events and one process.crash');
+    assert.equal(Number(total), demoEvents + WRITTEN.length + 1, 'the capture, the structured events and one process.crash');
     COLUMNS.forEach((c, i) => assert.ok(Number(nonNull[i]) > 0, `${c} holds values`));
     const mismatch = EVENT_KEY_COLUMNS.map(({ key }) => `${keyColumnName(key)} IS DISTINCT FROM json_extract_string(attributes, '$."${key}"')`).join(' OR ');
     assert.deepEqual(await rows(archive, `SELECT id FROM events WHERE id NOT LIKE 'old-%' AND (${mismatch})`), []);
+  });
+
+  it('stores a string under a column\'s key once, in its column, and the views give back every document whole', async () => {
+    const db = await DuckDBInstance.create(':memory:');
+    try {
+      const c = await db.connect();
+      const stored = new Map((await c.runAndReadAll(`SELECT id, attributes::VARCHAR, attributes_in_columns FROM read_parquet('${archive}/table=events/**/*.parquet', union_by_name = true) WHERE id LIKE 'gs-%' OR id LIKE 'edge-%'`))
+        .getRowsJson().map((r) => [String(r[0]), { doc: JSON.parse(String(r[1])) as Record<string, unknown>, bits: Number(r[2]) }]));
+      const bit = (key: string): number => 1 << EVENT_KEY_COLUMNS.findIndex((k) => k.key === key);
+      assert.deepEqual(stored.get('gs-1'), { doc: { 'beam.call.from': '<0.80.0>', 'beam.request': 'total' }, bits: bit('beam.peer_pid') | bit('beam.message') | bit('beam.message.kind') | bit('beam.call.tag') });
+      assert.deepEqual(stored.get('edge-1')?.bits, bit('beam.message'));
+      assert.deepEqual(Object.keys(stored.get('edge-1')?.doc ?? {}).sort(), ['__proto__', 'beam.mfa', 'beam.peer_pid', 'beam.reason', 'nested']);
+      assert.deepEqual(stored.get('edge-2'), { doc: {}, bits: bit('beam.registered_name') | bit('beam.initial_call') });
+      assert.deepEqual(stored.get('edge-3'), { doc: {}, bits: 0 });
+    } finally {
+      db.closeSync();
+    }
+    const read = new Map((await rows(archive, `SELECT id, attributes::VARCHAR FROM events WHERE id LIKE 'gs-%' OR id LIKE 'edge-%'`)).map((r) => [String(r[0]), JSON.parse(String(r[1])) as unknown]));
+    assert.equal(read.size, WRITTEN.length);
+    for (const e of WRITTEN) assert.deepEqual(read.get(e.id), JSON.parse(JSON.stringify(e.attributes)), e.id);
+    assert.equal(Object.hasOwn(read.get('edge-1') as object, '__proto__'), true, 'a key named __proto__ is a key');
+    const described = (await rows(archive, 'DESCRIBE events')).map((r) => [r[0], r[1]]);
+    assert.deepEqual(described.filter(([name]) => String(name).startsWith('attributes')), [['attributes', 'JSON']], 'attributes_in_columns is the files\' business');
   });
 
   it('answers the usual questions with no JSON operator', async () => {
@@ -137,7 +172,7 @@ service:
     ]);
     // Everything at once, across both layouts: the new files' partition key is NULL in the old one.
     const all = await rows(archive, `SELECT count(*), count(beam_node), count(attr_beam_mfa) FROM (SELECT * FROM events)`);
-    assert.deepEqual(all, [[String(demoEvents + STRUCTURED.length + 1 + 4), String(demoEvents + STRUCTURED.length + 1), '1']]);
+    assert.deepEqual(all, [[String(demoEvents + WRITTEN.length + 1 + 4), String(demoEvents + WRITTEN.length + 1), '1']]);
   });
 
   it('an archive whose files all predate the columns still has them, NULL', async () => {

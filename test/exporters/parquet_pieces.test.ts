@@ -20,7 +20,8 @@ import { tempDir } from '../helpers.js';
 const events = (n: number): ScopeEvent[] => Array.from({ length: n }, (_, i) => ({
   id: `e${i}`, type: 'message.send', schemaVersion: 1, time: 1_764_000_000_000_000_000n + BigInt(i),
   source: { node: 'a@h', component: 'test' }, pid: `<0.${i % 50}.0>`,
-  attributes: { 'beam.message': `{'$gen_call',{<0.${i}.0>,#Ref<0.1.2.${i}>},{add,<<"${'x'.repeat(150)}-${i}">>}}`, n: i },
+  // beam.message is held in its column alone; beam.args keeps the attributes document large enough to cut.
+  attributes: { 'beam.message': `{'$gen_call',{<0.${i}.0>,#Ref<0.1.2.${i}>},{add,<<"${'x'.repeat(150)}-${i}">>}}`, 'beam.args': `[${'a'.repeat(150)},${i}]`, n: i },
 }));
 
 /** Spans with an events list (a LIST of STRUCTs: three leaf columns) on every third, large enough to be cut by rows. */
