@@ -207,13 +207,25 @@ function keyColumn(key: string, distinct: boolean): Column<ScopeEvent> {
 }
 
 const EVENT_KEY_COLUMN_DEFS = EVENT_KEY_COLUMNS.map(({ key, distinct }) => keyColumn(key, distinct));
-const KEY_COLUMN_KEYS = new Set(EVENT_KEY_COLUMNS.map(({ key }) => key));
-const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const KEY_BITS = new Map(EVENT_KEY_COLUMNS.map(({ key }, i) => [key, 1 << i]));
 
-/** `attributes_in_columns`: bit i set when EVENT_KEY_COLUMNS[i]'s value is a string, held in its column alone. */
+/**
+ * The document of no attributes, as storedEventAttributes gives it when every
+ * key is in its column: the exporter writes `{}` for it without serialising.
+ */
+export const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
+
+/**
+ * `attributes_in_columns`: bit i set when EVENT_KEY_COLUMNS[i]'s value is a
+ * string, held in its column alone. Walks the event's own keys (two to six
+ * on the trace port's events) rather than looking up all eight.
+ */
 export function attributesInColumns(attributes: Attributes): number {
   let bits = 0;
-  for (let i = 0; i < EVENT_KEY_COLUMNS.length; i++) if (typeof attributes[EVENT_KEY_COLUMNS[i].key] === 'string') bits |= 1 << i;
+  for (const key in attributes) {
+    const bit = KEY_BITS.get(key);
+    if (bit !== undefined && typeof attributes[key] === 'string') bits |= bit;
+  }
   return bits;
 }
 
@@ -222,11 +234,14 @@ export function storedEventAttributes(attributes: Attributes): Attributes {
   let rest: Record<string, AttributeValue> | undefined;
   for (const key in attributes) {
     const value = attributes[key];
-    if (typeof value === 'string' && KEY_COLUMN_KEYS.has(key)) continue;
-    // No prototype: a key named __proto__ stays a key.
-    (rest ??= Object.create(null) as Record<string, AttributeValue>)[key] = value;
+    if (typeof value === 'string' && KEY_BITS.has(key)) continue;
+    rest ??= {};
+    // An own key named __proto__ stays a key (assigning it would set the prototype). A plain object, not
+    // Object.create(null): V8 keeps those in dictionary mode, and serialises them half as fast.
+    if (key === '__proto__') Object.defineProperty(rest, key, { value, enumerable: true, writable: true, configurable: true });
+    else rest[key] = value;
   }
-  return rest ?? NO_ATTRIBUTES;
+  return rest ?? EMPTY_ATTRIBUTES;
 }
 
 /**

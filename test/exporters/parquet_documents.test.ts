@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { batchDocuments, packArrayElements, type BatchDocuments } from '../../src/exporters/parquet/documents.js';
-import { jsonText } from '../../src/archive/tables.js';
+import { EMPTY_ATTRIBUTES, jsonText } from '../../src/archive/tables.js';
 import type { AttributeValue } from '../../src/model/types.js';
 
 const decoder = new TextDecoder();
@@ -61,6 +61,20 @@ describe('parquet exporter: a batch\'s documents as JSON text', () => {
     }
     // Bytes as JSON lines writes them.
     assert.equal(got[3], '{"raw":{"$bytes":"AQL/"}}');
+  });
+
+  it('EMPTY_ATTRIBUTES (every key in its column) is written {} without serialising, between documents on every path', () => {
+    const base = shaped(400);
+    const withSeparator = shaped(400, (i): Record<string, AttributeValue> => (i % 50 === 0 ? { list: ['x', '\x7f\x7f'] } : {}));
+    for (const docs of [base, withSeparator]) {
+      // Runs of blanks at the start, between documents and at the end: the gathered text must never overtake what it reads.
+      const mixed = docs.map((d, i) => (i < 30 || i % 3 !== 0 || i > 370 ? EMPTY_ATTRIBUTES : d));
+      assert.deepEqual(texts(documents(mixed)), mixed.map((d) => JSON.stringify(d)));
+    }
+    assert.deepEqual(texts(documents(Array.from({ length: 5 }, () => EMPTY_ATTRIBUTES))), Array.from({ length: 5 }, () => '{}'));
+    const problem = documents([EMPTY_ATTRIBUTES, { big: 1n } as unknown as AttributeValue, EMPTY_ATTRIBUTES, { a: 1 }]);
+    assert.deepEqual([...(problem.problems?.keys() ?? [])], [1]);
+    assert.deepEqual(texts(problem), ['{}', '', '{}', '{"a":1}']);
   });
 
   it('an empty batch, and text that is not an array of the count asked', () => {

@@ -14,7 +14,7 @@
  * where each item's problem is its own and the others are written.
  */
 import type { AttributeValue } from '../../model/types.js';
-import { containsBytes, jsonText } from '../../archive/tables.js';
+import { containsBytes, EMPTY_ATTRIBUTES, jsonText } from '../../archive/tables.js';
 import { utf8Payload } from './chunks.js';
 
 /** Why an item's document cannot be written, and the value, shortened by the caller. */
@@ -89,10 +89,13 @@ function empty(): BatchDocuments {
   return { bytes: new Uint8Array(0), offsets: new Int32Array(1) };
 }
 
-/** The text's UTF-8 in its own ArrayBuffer (never the Buffer pool's): the column is transferred to the worker. */
-function utf8Bytes(text: string): Buffer {
-  const buffer = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
-  buffer.write(text, 0, 'utf8');
+/**
+ * The text's UTF-8 in its own ArrayBuffer (never the Buffer pool's: the
+ * column is transferred to the worker), after `room` bytes left unwritten.
+ */
+function utf8Bytes(text: string, room: number): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(room + Buffer.byteLength(text, 'utf8'));
+  buffer.write(text, room, 'utf8');
   return buffer;
 }
 
@@ -129,46 +132,74 @@ function separated(bytes: Buffer, n: number): Int32Array | undefined {
   return bounds;
 }
 
-/** The documents of a batch's items (`of(item)` each), as JSON text. */
+/**
+ * The documents of a batch's items (`of(item)` each), as JSON text. A
+ * document that is EMPTY_ATTRIBUTES (an event whose keys are all in their
+ * columns: most sends and receives) is written as `{}` without serialising.
+ */
 export function batchDocuments<T>(items: readonly T[], of: (item: T) => AttributeValue): BatchDocuments {
   const n = items.length;
   if (n === 0) return empty();
-  const docs = new Array<AttributeValue>(2 * n - 1);
+  const docs: AttributeValue[] = [];
+  // blank[i] = 1: item i's document is EMPTY_ATTRIBUTES.
+  const blank = new Uint8Array(n);
+  let blanks = 0;
   for (let i = 0; i < n; i++) {
     const doc = of(items[i]);
+    if (doc === EMPTY_ATTRIBUTES) {
+      blank[i] = 1;
+      blanks++;
+      continue;
+    }
     // No document is a problem of the item's, and bytes are written as {"$bytes": base64}
     // (as JSON lines has them): the per-item path does both.
     if (doc === undefined || (typeof doc === 'object' && doc !== null && containsBytes(doc))) return eachDocument(items, of);
-    docs[2 * i] = doc;
-    if (i > 0) docs[2 * i - 1] = SEPARATOR;
+    if (docs.length > 0) docs.push(SEPARATOR);
+    docs.push(doc);
   }
-  let text: string;
-  try {
-    text = JSON.stringify(docs);
-  } catch {
-    return eachDocument(items, of);
+  const m = n - blanks;
+  let text = '[]';
+  if (m > 0) {
+    try {
+      text = JSON.stringify(docs);
+    } catch {
+      return eachDocument(items, of);
+    }
+    if (text.includes('\\u') && LONE_SURROGATE_ESCAPE.test(text)) return eachDocument(items, of);
   }
-  if (text.includes('\\u') && LONE_SURROGATE_ESCAPE.test(text)) return eachDocument(items, of);
-  const buffer = utf8Bytes(text);
+  // The text goes after room for the blanks' `{}`, so gathering the documents in place never overtakes it.
+  const room = 2 * blanks;
+  const buffer = utf8Bytes(text, room);
   const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  let bounds = separated(buffer, n);
+  let bounds = m > 0 ? separated(buffer.subarray(room), m) : new Int32Array(0);
   if (bounds === undefined) {
-    // Every other element is a separator: document i is element 2i.
-    bounds = new Int32Array(2 * n);
-    if (packArrayElements(bytes, 2 * n - 1, bounds) < 0) throw new Error(`JSON.stringify made no array of ${2 * n - 1} elements`);
+    // Every other element is a separator: document j is element 2j.
+    bounds = new Int32Array(2 * m);
+    if (packArrayElements(bytes.subarray(room), 2 * m - 1, bounds) < 0) throw new Error(`JSON.stringify made no array of ${2 * m - 1} elements`);
   }
-  return gather(bytes, n, bounds);
+  return gather(bytes, room, blank, bounds);
 }
 
-/** Document i is bytes[bounds[2i]] … bytes[bounds[2i + 1]]: the documents moved together, in place. */
-function gather(bytes: Uint8Array, n: number, bounds: Int32Array): BatchDocuments {
+/**
+ * The batch's documents moved together, in place: a blank item's is `{}`,
+ * the j-th other item's bytes[room + bounds[2j]] … bytes[room + bounds[2j + 1]].
+ */
+function gather(bytes: Uint8Array, room: number, blank: Uint8Array, bounds: Int32Array): BatchDocuments {
+  const n = blank.length;
   const offsets = new Int32Array(n + 1);
   let to = 0;
+  let j = 0;
   for (let i = 0; i < n; i++) {
-    const from = bounds[2 * i];
-    const end = bounds[2 * i + 1];
-    if (to !== from) bytes.copyWithin(to, from, end);
-    to += end - from;
+    if (blank[i] === 1) {
+      bytes[to++] = OPEN_BRACE;
+      bytes[to++] = CLOSE_BRACE;
+    } else {
+      const from = room + bounds[2 * j];
+      const end = room + bounds[2 * j + 1];
+      j++;
+      if (to !== from) bytes.copyWithin(to, from, end);
+      to += end - from;
+    }
     offsets[i + 1] = to;
   }
   return { bytes: bytes.subarray(0, to), offsets };
