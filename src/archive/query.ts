@@ -16,7 +16,8 @@ import { DuckDBInstance } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import { tableDir } from './layout.js';
 import { lockDown, preparedReadOnly, queryError } from './sandbox.js';
-import { emptySelect, eventColumns, metricColumns, spanColumns, TABLES, withEventAttributesRestored, type TableName } from './tables.js';
+import { withEventAttributesRestored } from './event_keys.js';
+import { emptySelect, eventColumns, metricColumns, spanColumns, TABLES, type TableName } from './tables.js';
 
 export type QueryFormat = 'table' | 'json' | 'csv';
 

@@ -6,6 +6,7 @@
  */
 import type { SchemaElement } from 'hyparquet-writer';
 import type { AttributeValue, Attributes, MetricPoint, ScopeEvent, Span } from '../model/types.js';
+import { EVENT_KEY_COLUMNS, keyColumnName, keyValues, storedEventAttributes } from './event_keys.js';
 
 /**
  * Bumped when a column changes meaning or type; recorded in every file's
@@ -160,103 +161,12 @@ function promoted<T>(keys: readonly string[], attributes: (item: T) => Attribute
 
 const text = (v: AttributeValue | undefined): string | null => (typeof v === 'string' ? v : v === undefined || v === null ? null : String(v));
 
-/**
- * The event attribute keys asked about most, each also a VARCHAR column of
- * its own named after it (`beam.peer_pid` → `beam_peer_pid`; the value as
- * promotedText gives it), so the common questions need no JSON operator.
- * Files written before a column existed read it as NULL (the views union by
- * name).
- *
- * A key whose value is a string is held in its column alone: the stored
- * `attributes` document leaves it out and `attributes_in_columns` has its
- * bit (1 << its index here), and the archive's views put it back
- * (withEventAttributesRestored), so `attributes` there holds every key as
- * before. The document was the larger half of writing a trace event (a
- * message written twice, once as JSON).
- *
- * `distinct`: nearly every value differs (rendered messages, refs), so the
- * column is written PLAIN, without a dictionary or min/max statistics.
- */
-export const EVENT_KEY_COLUMNS: ReadonlyArray<{ key: string; distinct: boolean }> = [
-  // The other process of a send, spawn, link or port event: who sent to X, X's children and links.
-  { key: 'beam.peer_pid', distinct: false },
-  // The function of a call, return or exception, and a spawn's entry point: what ran, what is slow.
-  { key: 'beam.mfa', distinct: false },
-  // Why a process exited or a function raised (and a crash's reason): grouping exits and crashes.
-  { key: 'beam.reason', distinct: false },
-  // A sent or received message, rendered: what was in flight, matching receives to sends.
-  { key: 'beam.message', distinct: true },
-  // call, cast, reply, exit, down, info…: the protocol of a message, for filtering GenServer traffic.
-  { key: 'beam.message.kind', distinct: false },
-  // The ref pairing a gen call with its reply: joining a call's send to the reply that answered it.
-  { key: 'beam.call.tag', distinct: true },
-  // The name a process registered (register events, attach snapshots, crashes): resolving names to pids.
-  { key: 'beam.registered_name', distinct: false },
-  // What a process was started as (snapshots, crashes): which kind of process, whatever its pid.
-  { key: 'beam.initial_call', distinct: false },
-];
-
-/** `beam.peer_pid` → `beam_peer_pid`: the column an EVENT_KEY_COLUMNS key has. */
-export function keyColumnName(key: string): string {
-  return key.replace(/[^A-Za-z0-9]+/g, '_');
-}
-
-function keyColumn(key: string, distinct: boolean): Column<ScopeEvent> {
-  const column = leaf<ScopeEvent>(str(keyColumnName(key), 'OPTIONAL'), 'VARCHAR', (e) => promotedText(e.attributes[key]));
+function keyColumn(key: string, index: number, distinct: boolean): Column<ScopeEvent> {
+  const column = leaf<ScopeEvent>(str(keyColumnName(key), 'OPTIONAL'), 'VARCHAR', (e) => promotedText(keyValues(e.attributes).values[index]));
   return distinct ? { ...column, statistics: false, unique: true } : column;
 }
 
-const EVENT_KEY_COLUMN_DEFS = EVENT_KEY_COLUMNS.map(({ key, distinct }) => keyColumn(key, distinct));
-const KEY_BITS = new Map(EVENT_KEY_COLUMNS.map(({ key }, i) => [key, 1 << i]));
-
-/**
- * The document of no attributes, as storedEventAttributes gives it when every
- * key is in its column: the exporter writes `{}` for it without serialising.
- */
-export const EMPTY_ATTRIBUTES: Attributes = Object.freeze({});
-
-/**
- * `attributes_in_columns`: bit i set when EVENT_KEY_COLUMNS[i]'s value is a
- * string, held in its column alone. Walks the event's own keys (two to six
- * on the trace port's events) rather than looking up all eight.
- */
-export function attributesInColumns(attributes: Attributes): number {
-  let bits = 0;
-  for (const key in attributes) {
-    const bit = KEY_BITS.get(key);
-    if (bit !== undefined && typeof attributes[key] === 'string') bits |= bit;
-  }
-  return bits;
-}
-
-/** What an event's stored `attributes` document holds: every key but those attributesInColumns marks. */
-export function storedEventAttributes(attributes: Attributes): Attributes {
-  let rest: Record<string, AttributeValue> | undefined;
-  for (const key in attributes) {
-    const value = attributes[key];
-    if (typeof value === 'string' && KEY_BITS.has(key)) continue;
-    rest ??= {};
-    // An own key named __proto__ stays a key (assigning it would set the prototype). A plain object, not
-    // Object.create(null): V8 keeps those in dictionary mode, and serialises them half as fast.
-    if (key === '__proto__') Object.defineProperty(rest, key, { value, enumerable: true, writable: true, configurable: true });
-    else rest[key] = value;
-  }
-  return rest ?? EMPTY_ATTRIBUTES;
-}
-
-/**
- * An events SELECT with `attributes` whole again: the keys held in their
- * columns alone (attributes_in_columns) written back into the document's
- * text, in front of its own keys, and `attributes_in_columns` left out.
- * Rows from files before the split (NULL there) keep their document as is.
- */
-export function withEventAttributesRestored(select: string): string {
-  const pairs = EVENT_KEY_COLUMNS.map(({ key }, i) =>
-    `CASE WHEN (attributes_in_columns & ${1 << i}) <> 0 THEN '${JSON.stringify(key)}:' || to_json("${keyColumnName(key)}") END`);
-  const restored = `CASE WHEN coalesce(attributes_in_columns, 0) = 0 THEN attributes ELSE ('{' || concat_ws(',', ${pairs.join(', ')}) || `
-    + `CASE WHEN attributes::VARCHAR = '{}' THEN '}' ELSE ',' || substr(attributes::VARCHAR, 2) END)::JSON END`;
-  return `SELECT * EXCLUDE (attributes_in_columns) REPLACE (${restored} AS attributes) FROM (${select})`;
-}
+const EVENT_KEY_COLUMN_DEFS = EVENT_KEY_COLUMNS.map(({ key, distinct }, i) => keyColumn(key, i, distinct));
 
 export function spanColumns(promote: readonly string[] = []): Column<Span>[] {
   return [
@@ -315,7 +225,7 @@ export function eventColumns(promote: readonly string[] = []): Column<ScopeEvent
     leaf(str('causation_id', 'OPTIONAL'), 'VARCHAR', (e) => e.causationId ?? null),
     ...EVENT_KEY_COLUMN_DEFS,
     documentColumn(json('attributes'), (e: ScopeEvent) => storedEventAttributes(e.attributes), false),
-    leaf(int32('attributes_in_columns'), 'INTEGER', (e) => attributesInColumns(e.attributes)),
+    leaf(int32('attributes_in_columns'), 'INTEGER', (e) => keyValues(e.attributes).inColumns),
     leaf(json('body', 'OPTIONAL'), 'JSON', (e) => jsonText(e.body)),
     documentColumn(json('resource_attributes', 'OPTIONAL'), (e: ScopeEvent) => e.resource, true),
     ...promoted<ScopeEvent>(promote, (e) => e.attributes),

@@ -7,7 +7,8 @@
  */
 import { get as httpGet } from 'node:http';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { eventColumns, spanColumns, withEventAttributesRestored, type Column } from '../archive/tables.js';
+import { withEventAttributesRestored } from '../archive/event_keys.js';
+import { eventColumns, spanColumns, type Column } from '../archive/tables.js';
 import { parseJsonLine, type Item } from '../model/jsonl.js';
 import type { ScopeEvent, Span } from '../model/types.js';
 import { ScopeError } from '../util/errors.js';

@@ -9,7 +9,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { batchDocuments, packArrayElements, type BatchDocuments } from '../../src/exporters/parquet/documents.js';
-import { EMPTY_ATTRIBUTES, jsonText } from '../../src/archive/tables.js';
+import { EMPTY_ATTRIBUTES } from '../../src/archive/event_keys.js';
+import { jsonText } from '../../src/archive/tables.js';
 import type { AttributeValue } from '../../src/model/types.js';
 
 const decoder = new TextDecoder();

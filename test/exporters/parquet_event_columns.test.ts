@@ -14,7 +14,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { EVENT_KEY_COLUMNS, keyColumnName } from '../../src/archive/tables.js';
+import { EVENT_KEY_COLUMNS, keyColumnName } from '../../src/archive/event_keys.js';
 import { queryArchive, type Cell } from '../../src/archive/query.js';
 import { CLI, ROOT, promValue, startDaemon, until } from '../helpers.js';
 

@@ -14,7 +14,8 @@
  * where each item's problem is its own and the others are written.
  */
 import type { AttributeValue } from '../../model/types.js';
-import { containsBytes, EMPTY_ATTRIBUTES, jsonText } from '../../archive/tables.js';
+import { EMPTY_ATTRIBUTES } from '../../archive/event_keys.js';
+import { containsBytes, jsonText } from '../../archive/tables.js';
 import { utf8Payload } from './chunks.js';
 
 /** Why an item's document cannot be written, and the value, shortened by the caller. */
