@@ -18,7 +18,7 @@
  * the longest event-loop stall.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,14 +29,26 @@ import { ParquetWorkerExporter } from '../src/exporters/parquet/proxy.js';
 import type { ParquetExporterConfig } from '../src/exporters/parquet/config.js';
 import type { ArchiveWriterMode } from '../src/exporters/parquet/archive.js';
 import type { ComponentContext } from '../src/component/types.js';
-import type { Batch } from '../src/model/types.js';
+import type { Batch, ScopeEvent } from '../src/model/types.js';
+import { decodeTerm } from '../src/beam/etf.js';
+import { FrameReader, OP_TERM } from '../src/receivers/beam_trace_port/framing.js';
+import { TraceMapper } from '../src/receivers/beam_trace_port/mapping.js';
+import { CAPTURE_FILE, recordCapture } from './capture.js';
 import { ProblemReporter, silentLogger } from '../src/util/logger.js';
 import { phoenixSpan as span, series, writeResult, type Series } from './lib.js';
 import { stream } from './processors.js';
 
-const TABLES = { spans: 1_000_000, events: 500_000 } as const;
+/**
+ * `trace`: the events table again, from real trace frames (the load
+ * generator's capture, bench/data/trace-capture.bin, mapped by the trace
+ * port's mapper: sends and receives of small terms, calls and returns), as
+ * the daemon archives them; its ~300 k events sent twice.
+ */
+const TABLES = { spans: 1_000_000, events: 500_000, trace: 600_000 } as const;
 type Table = keyof typeof TABLES;
 const RUNS = Number(process.env.BENCH_PARQUET_RUNS ?? 5);
+/** BENCH_PARQUET_TABLES=events,trace: only those tables. */
+const ONLY = process.env.BENCH_PARQUET_TABLES?.split(',');
 const BATCH = 8192;
 const POOL = 8;
 
@@ -76,8 +88,19 @@ function pool(table: Table): Batch[] {
       return { spans, events: [], metrics: [] };
     });
   }
-  const events = stream(POOL * BATCH);
-  return Array.from({ length: POOL }, (_, b) => ({ spans: [], events: events.slice(b * BATCH, (b + 1) * BATCH), metrics: [] }));
+  const events = table === 'trace' ? traceEvents() : stream(POOL * BATCH);
+  return Array.from({ length: Math.ceil(events.length / BATCH) }, (_, b) => ({ spans: [], events: events.slice(b * BATCH, (b + 1) * BATCH), metrics: [] }));
+}
+
+/** The capture's frames, decoded and mapped as the trace port does. */
+function traceEvents(): ScopeEvent[] {
+  const bytes = readFileSync(CAPTURE_FILE);
+  const reader = new FrameReader(1 << 24);
+  reader.feed(bytes);
+  const mapper = new TraceMapper({ component: 'beam_trace_port', maxMessageBytes: 1024 });
+  const events: ScopeEvent[] = [];
+  for (let op = reader.next(); op >= 0; op = reader.next()) if (op === OP_TERM) mapper.map(decodeTerm(bytes, undefined, reader.start, reader.end), events);
+  return events;
 }
 
 /** One measured run in this process (called in a child): the exporter in one mode, or DuckDB's COPY. */
@@ -106,10 +129,11 @@ async function child(kind: string, table: Table, dir: string): Promise<RunResult
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  for (let at = 0, b = 0; at < rows; at += BATCH, b++) {
-    let batch = batches[b % POOL];
-    const n = Math.min(BATCH, rows - at);
-    if (n < BATCH) batch = { spans: batch.spans.slice(0, n), events: batch.events.slice(0, n), metrics: [] };
+  for (let at = 0, b = 0; at < rows; b++) {
+    let batch = batches[b % batches.length];
+    const n = Math.min(batch.spans.length + batch.events.length, rows - at);
+    if (n < batch.spans.length + batch.events.length) batch = { spans: batch.spans.slice(0, n), events: batch.events.slice(0, n), metrics: [] };
+    at += n;
     const result = await exporter.export(batch);
     if (!result.ok) throw result.error;
   }
@@ -140,6 +164,12 @@ async function countRows(dir: string): Promise<number> {
   }
 }
 
+const SHAPES: Record<Table, string> = {
+  spans: 'spans, 8 attributes, 1 in 10 with an exception event',
+  events: 'trace-port-shaped events (bench/processors.ts stream)',
+  trace: 'events from real trace frames (bench/data/trace-capture.bin through the trace port\'s mapper), sent twice',
+};
+
 const KINDS: Array<{ kind: string; name: string }> = [
   { kind: 'duckdb', name: 'DuckDB COPY TO parquet (zstd, C++, 2 threads)' },
   { kind: 'columns', name: 'columns built as batches arrive, transferred; apache-arrow + parquet-wasm on the worker (zstd)' },
@@ -151,7 +181,9 @@ export async function run(): Promise<string> {
   const out: string[] = [];
   const json: Record<string, unknown> = {};
   try {
-    for (const table of Object.keys(TABLES) as Table[]) {
+    const tables = (Object.keys(TABLES) as Table[]).filter((t) => !ONLY || ONLY.includes(t));
+    if (tables.includes('trace')) await recordCapture();
+    for (const table of tables) {
       const rows = TABLES[table];
       // The anchor's input: the same rows, written by the exporter (and counted by DuckDB on the way in).
       const first = spawnRun('columns', table, dir);
@@ -178,7 +210,7 @@ export async function run(): Promise<string> {
       for (const [kind, n] of Object.entries(counted)) if (n !== rows) throw new Error(`parquet-write ${table}: ${kind} wrote ${n} rows, not ${rows}`);
       const [anchor] = results;
       json[table] = {
-        input: { rows, shape: table === 'spans' ? 'spans, 8 attributes, 1 in 10 with an exception event' : 'trace-port-shaped events (bench/processors.ts stream)', batch: BATCH, pool_batches: POOL, row_group_size: 20_000, warmup_run: first },
+        input: { rows, shape: SHAPES[table], batch: BATCH, pool_batches: table === 'trace' ? 'the capture' : POOL, row_group_size: 20_000, warmup_run: first },
         anchor: anchor.name,
         series: results.map((r) => ({ ...r.rate, median_bytes: r.bytes, median_peak_rss_mib: r.rss, median_cpu_us_per_row: r.cpu, median_main_thread_us_per_row: r.main, max_event_loop_stall_ms: r.stall, max_writer_thread_stall_ms: r.writerStall })),
       };
