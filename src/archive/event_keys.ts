@@ -4,6 +4,7 @@
  * gives the views' `attributes` every key again.
  */
 import type { AttributeValue, Attributes } from '../model/types.js';
+import type { TableName } from './tables.js';
 
 /**
  * The event attribute keys asked about most, each also a VARCHAR column of
@@ -45,7 +46,6 @@ export const EVENT_KEY_COLUMNS: ReadonlyArray<{ key: string; distinct: boolean }
 export function keyColumnName(key: string): string {
   return key.replace(/[^A-Za-z0-9]+/g, '_');
 }
-
 
 /**
  * The document of no attributes, as storedEventAttributes gives it when every
@@ -109,7 +109,7 @@ export function storedEventAttributes(attributes: Attributes): Attributes {
  * text, in front of its own keys, and `attributes_in_columns` left out.
  * Rows from files before the split (NULL there) keep their document as is.
  */
-export function withEventAttributesRestored(select: string): string {
+function withEventAttributesRestored(select: string): string {
   const pairs = EVENT_KEY_COLUMNS.map(({ key }, i) =>
     `CASE WHEN (attributes_in_columns & ${1 << i}) <> 0 THEN '${JSON.stringify(key)}:' || to_json("${keyColumnName(key)}") END`);
   const restored = `CASE WHEN coalesce(attributes_in_columns, 0) = 0 THEN attributes ELSE ('{' || concat_ws(',', ${pairs.join(', ')}) || `
@@ -117,3 +117,7 @@ export function withEventAttributesRestored(select: string): string {
   return `SELECT * EXCLUDE (attributes_in_columns) REPLACE (${restored} AS attributes) FROM (${select})`;
 }
 
+/** A table's SELECT as its view reads it (archive and live window alike): events with `attributes` whole. */
+export function tableView(table: TableName, select: string): string {
+  return table === 'events' ? withEventAttributesRestored(select) : select;
+}

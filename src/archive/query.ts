@@ -16,7 +16,7 @@ import { DuckDBInstance } from '../util/duckdb.js';
 import { ScopeError } from '../util/errors.js';
 import { tableDir } from './layout.js';
 import { lockDown, preparedReadOnly, queryError } from './sandbox.js';
-import { withEventAttributesRestored } from './event_keys.js';
+import { tableView } from './event_keys.js';
 import { emptySelect, eventColumns, metricColumns, spanColumns, TABLES, type TableName } from './tables.js';
 
 export type QueryFormat = 'table' | 'json' | 'csv';
@@ -70,8 +70,7 @@ function emptyView(table: TableName): string {
  * file has it yet.
  */
 function viewSource(root: string, table: TableName): string {
-  const source = filesSource(root, table);
-  return table === 'events' ? withEventAttributesRestored(source) : source;
+  return tableView(table, filesSource(root, table));
 }
 
 function filesSource(root: string, table: TableName): string {

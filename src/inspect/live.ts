@@ -7,8 +7,8 @@
  */
 import { get as httpGet } from 'node:http';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { withEventAttributesRestored } from '../archive/event_keys.js';
-import { eventColumns, spanColumns, type Column } from '../archive/tables.js';
+import { tableView } from '../archive/event_keys.js';
+import { eventColumns, spanColumns, type Column, type TableName } from '../archive/tables.js';
 import { parseJsonLine, type Item } from '../model/jsonl.js';
 import type { ScopeEvent, Span } from '../model/types.js';
 import { ScopeError } from '../util/errors.js';
@@ -95,7 +95,7 @@ function append(appender: DuckDBAppender, duckdb: string, value: unknown): void 
   }
 }
 
-async function loadTable<T>(connection: DuckDBConnection, table: string, columns: Column<T>[], items: readonly T[]): Promise<void> {
+async function loadTable<T>(connection: DuckDBConnection, table: TableName, columns: Column<T>[], items: readonly T[]): Promise<void> {
   const kept = columns.flatMap((c) => {
     const s = storage(c.duckdb);
     return s ? [{ column: c, ...s }] : [];
@@ -110,7 +110,7 @@ async function loadTable<T>(connection: DuckDBConnection, table: string, columns
   appender.flushSync();
   appender.closeSync();
   const select = `SELECT ${kept.map((k) => `${k.read(q(k.column.name))} AS ${q(k.column.name)}`).join(', ')} FROM live_raw_${table}`;
-  await connection.run(`CREATE VIEW live_${table} AS ${table === 'events' ? withEventAttributesRestored(select) : select}`);
+  await connection.run(`CREATE VIEW live_${table} AS ${tableView(table, select)}`);
 }
 
 /**

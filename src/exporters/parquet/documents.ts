@@ -159,7 +159,7 @@ export function batchDocuments<T>(items: readonly T[], of: (item: T) => Attribut
     docs.push(doc);
   }
   const m = n - blanks;
-  let text = '[]';
+  let text = '';
   if (m > 0) {
     try {
       text = JSON.stringify(docs);
