@@ -116,6 +116,16 @@ it('a poison cast crashes C in a real Elixir app: the Parquet archive holds its 
     [`${pids.c} CrashChain.C handle_call total`]: 3,
     [`${pids.cNew} CrashChain.C handle_call total`]: 1,
   });
+  // Each callback under the handling of the message it took, wherever a later message reached C's mailbox
+  // meanwhile (B's record cast and the next order's total call race): a trace receive is the delivery.
+  const callbacks = await rows(archive, `select c.name as fn, h.name as handling, (c.attributes->>'code.function') as f
+    from spans c join spans h on c.parent_span_id = h.span_id
+    where c.pid in (${[pids.c, pids.cNew].map(sqlText).join(',')}) and c.name similar to 'CrashChain\\.C\\.handle_(call|cast)/[23]' order by c.start_time`);
+  assert.ok(callbacks.length >= 9, `${callbacks.length} callbacks of C`);
+  for (const cb of callbacks) {
+    assert.equal(String(cb.handling).split(' ')[1], String(cb.f), `${String(cb.fn)} under ${String(cb.handling)}`);
+  }
+  assert.equal(callbacks.filter((cb) => cb.handling === 'CrashChain.C handle_cast record').length, 4, 'each ledger record has its handle_cast');
   // The restart as the trace saw it: the supervisor spawned the new C, which registered C's name.
   const restart = await rows(archive, `
     select type, pid, json_extract_string(attributes, '$."beam.peer_pid"') as peer, json_extract_string(attributes, '$."beam.registered_name"') as name

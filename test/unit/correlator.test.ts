@@ -92,6 +92,82 @@ describe('Correlator', () => {
     assert.equal(broadway.attributes['messaging.system'], 'broadway');
   });
 
+  it('with its callbacks traced, a gen_server handles a message when its callback takes it, not when it is delivered', () => {
+    const { c } = correlator();
+    const cast = (n: number): string => `{'$gen_cast',{record,${n}}}`;
+    const castAttrs = { 'beam.message.kind': 'cast', 'beam.request': 'record' };
+    const call = "{'$gen_call',{<0.20.0>,[alias|#Ref<0.1.2.4>]},{total,2}}";
+    const callAttrs = { 'beam.message.kind': 'call', 'beam.request': 'total', 'beam.call.tag': '[alias|#Ref<0.1.2.4>]', 'beam.call.from': '<0.20.0>' };
+    const sys = '{system,{<0.20.0>,#Ref<0.1.2.5>},get_state}';
+    const C = '<0.30.0>';
+    const calls = (at: number, fn: string, args: string): ScopeEvent => ev('function.call', C, at, { 'beam.mfa': `ledger:${fn}`, 'beam.args': args });
+    const returns = (at: number, fn: string): ScopeEvent => ev('function.return', C, at, { 'beam.mfa': `ledger:${fn}`, 'beam.return': 'ok' });
+    const out = c.process([
+      // B sends C a cast, a call, a cast; C is handling an earlier one (its callbacks are known to be traced).
+      ev('message.send', '<0.20.0>', 0, { 'beam.peer_pid': C, 'beam.message': cast(0), ...castAttrs }),
+      ev('message.receive', C, 0.5, { 'beam.message': cast(0), ...castAttrs }),
+      calls(0.6, 'handle_cast/2', '[{record,0},#{}]'),
+      returns(0.7, 'handle_cast/2'),
+      ev('message.send', '<0.20.0>', 1, { 'beam.peer_pid': C, 'beam.message': cast(1), ...castAttrs }),
+      ev('message.receive', C, 2, { 'beam.message': cast(1), ...castAttrs }),
+      ev('message.send', '<0.20.0>', 3, { 'beam.peer_pid': C, 'beam.message': call, ...callAttrs }),
+      ev('message.receive', C, 4, { 'beam.message': call, ...callAttrs }),
+      // Delivered while C is still on record 1: the call and a sys message wait; the send is record 1's work.
+      ev('message.receive', C, 4.5, { 'beam.message': sys, 'beam.message.kind': 'system' }),
+      ev('message.send', '<0.20.0>', 4.6, { 'beam.peer_pid': C, 'beam.message': cast(3), ...castAttrs }),
+      ev('message.receive', C, 4.7, { 'beam.message': cast(3), ...castAttrs }),
+      calls(5, 'handle_cast/2', '[{record,1},#{}]'),
+      ev('message.send', C, 6, { 'beam.peer_pid': '<0.40.0>', 'beam.message': '{logged,1}' }),
+      returns(7, 'handle_cast/2'),
+      calls(8, 'handle_call/3', '[{total,2},{<0.20.0>,[alias|#Ref<0.1.2.4>]},#{}]'),
+      returns(9, 'handle_call/3'),
+      // The sys message had no callback (sys handles it): the next callback is record 3's.
+      calls(10, 'handle_cast/2', '[{record,3},#{}]'),
+      returns(11, 'handle_cast/2'),
+      ev('message.receive', '<0.40.0>', 12, { 'beam.message': '{logged,1}' }),
+      ev('process.exit', C, 13, { 'beam.reason': 'normal' }),
+      ev('process.exit', '<0.40.0>', 14, { 'beam.reason': 'normal' }),
+    ], 0);
+    const handling = (message: string) => out.spans.find((s) => s.attributes['beam.message'] === message && s.attributes['beam.pid'] === C)!;
+    const ms = (t: bigint): number => Number(t - T0) / 1e6;
+    const record1 = handling(cast(1));
+    const total = handling(call);
+    const record3 = handling(cast(3));
+    const system = handling(sys);
+    const fn = (start: number) => out.spans.find((s) => s.attributes['beam.pid'] === C && s.attributes['code.function'] !== undefined && ms(s.startTimeUnixNano) === start)!;
+    assert.equal(fn(5).parentSpanId, record1.spanId, 'handle_cast of record 1 is record 1\'s, though the call came first');
+    assert.equal(fn(8).parentSpanId, total.spanId);
+    assert.equal(fn(10).parentSpanId, record3.spanId);
+    assert.deepEqual([ms(record1.startTimeUnixNano), ms(record1.endTimeUnixNano)], [2, 7]);
+    assert.deepEqual([ms(total.startTimeUnixNano), ms(total.endTimeUnixNano), total.attributes['beam.message.queued_ns']], [8, 9, 4_000_000]);
+    assert.deepEqual([ms(system.startTimeUnixNano), ms(system.endTimeUnixNano)], [4.5, 4.5], 'taken with no callback: a point where it was delivered');
+    assert.deepEqual([ms(record3.startTimeUnixNano), record3.attributes['beam.message.queued_ns']], [10, 5_300_000]);
+    const logged = out.spans.find((s) => s.attributes['beam.pid'] === '<0.40.0>')!;
+    assert.equal(logged.parentSpanId, fn(5).spanId, 'what C sent while on record 1 is record 1\'s work');
+  });
+
+  it('a gen_server that crashes on a message, another already delivered behind it: the poison is the one it was on', () => {
+    const { c } = correlator();
+    const C = '<0.30.0>';
+    const gen = { 'beam.proc_lib': true, 'beam.behaviour': 'gen_server', 'beam.callback_module': 'ledger', 'beam.initial_call': 'ledger:init/1', 'beam.mfa': 'proc_lib:init_p/5' };
+    const reason = '{function_clause,[{ledger,handle_cast,[{apply,-5},#{}],[{file,"ledger.erl"},{line,9}]}]}';
+    const msg = (m: string) => ({ 'beam.message': `{'$gen_cast',${m}}`, 'beam.message.kind': 'cast', 'beam.request': m.slice(1, m.indexOf(',')) });
+    let out = c.process([
+      ev('process.spawn', '<0.3.0>', 0, { 'beam.peer_pid': C, ...gen, 'beam.ancestors': ['<0.3.0>'] }),
+      ev('message.receive', C, 1, msg('{record,1}')),
+      ev('function.call', C, 1.5, { 'beam.mfa': 'ledger:handle_cast/2', 'beam.args': '[{record,1},#{}]' }),
+      ev('function.return', C, 1.6, { 'beam.mfa': 'ledger:handle_cast/2', 'beam.return': 'ok' }),
+      ev('message.receive', C, 2, msg('{apply,-5}')),
+      ev('message.receive', C, 3, msg('{record,2}')),
+      ev('function.call', C, 4, { 'beam.mfa': 'ledger:handle_cast/2', 'beam.args': '[{apply,-5},#{}]' }),
+      ev('function.exception', C, 5, { 'beam.mfa': 'ledger:handle_cast/2', 'beam.exception.class': 'error', 'beam.reason': 'function_clause' }),
+      ev('process.exit', C, 6, { 'beam.reason': reason, 'beam.reason.class': 'error', 'beam.exception.error': 'function_clause' }),
+    ], 1000);
+    out = c.sweep(1200);
+    const crash = out.events.find((e) => e.type === 'process.crash')!;
+    assert.equal(crash.attributes['scope.crash.poison_message'], "{'$gen_cast',{apply,-5}}", 'not {record,2}, delivered last');
+  });
+
   it('a gen_server reply sent to the caller\'s alias stays inside the caller\'s work; the callee\'s handling is the caller\'s child', () => {
     const { c } = correlator();
     const call = "{'$gen_call',{<0.10.0>,[alias|#Ref<0.1.2.3>]},{get,1}}";

@@ -5,6 +5,7 @@
  *
  * - calls.ts — traced calls as spans on a per-process stack;
  * - messages.ts — sends matched to receives, handling spans, replies, timeouts;
+ * - mailbox.ts — with gen_server callbacks traced, which delivered message the process took;
  * - crashes.ts + crash_rules.ts — exits classified as OTP defines crashes, cascades, restarts;
  * - identity.ts — initial calls, behaviours, names, roles;
  * - telemetry_spans.ts — :telemetry start/stop pairs;
@@ -16,6 +17,7 @@ import type { Attributes, ScopeEvent, Span } from '../../model/types.js';
 import { BoundedMap } from '../../util/bounded.js';
 import type { StringMatcher } from '../../util/match.js';
 import { CallStacks } from './calls.js';
+import { callbackModuleOf } from './mailbox.js';
 import type { CrashRule } from './crash_rules.js';
 import { Crashes } from './crashes.js';
 import { identityFrom, learn } from './identity.js';
@@ -104,6 +106,7 @@ export class Correlator {
       if (proc.handling && proc.stack.length === 0 && nowMs - proc.handlingActivityMs >= this.options.idleMs) {
         this.spans.close(proc.handling, proc.handlingActivity);
         proc.handling = undefined;
+        this.messages.flushQueued(proc);
       }
       this.calls.sweep(proc, nowMs);
     }
@@ -164,7 +167,14 @@ export class Correlator {
       return this.telemetry.event(proc, e);
     }
     switch (t) {
-      case 'function.call': return this.calls.call(this.touched(e, pid), e);
+      case 'function.call': {
+        // The callback first: the handling it ends closes at its own last activity, not at this call.
+        const proc = this.proc(e, pid);
+        const callback = proc.stack.length === 0 ? callbackModuleOf(e, proc.id.callbackModule) : undefined;
+        if (callback !== undefined) this.messages.callback(proc, e, callback);
+        this.touch(proc, e.time);
+        return this.calls.call(proc, e);
+      }
       case 'function.return': return this.calls.returned(this.touched(e, pid), e, false);
       case 'function.exception': return this.calls.returned(this.touched(e, pid), e, true);
       case 'function.return_to': return this.calls.returnTo(this.touched(e, pid), e);

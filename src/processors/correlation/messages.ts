@@ -18,7 +18,8 @@ import { activeCtx, type SpanBook } from './spans.js';
 
 /** Replies of code_server and io servers, in either term syntax (`{code_server,…}`, `{:io_reply, …}`). */
 const RUNTIME_REPLY = /^\{:?(?:code_server|io_reply),/;
-import { procKey, text, type Ctx, type OpenSpan, type Proc, type Received } from './state.js';
+import { callbackArgument, callbackRequest } from './mailbox.js';
+import { procKey, text, type Ctx, type OpenSpan, type Proc, type QueuedWork, type Received } from './state.js';
 
 export interface MessageOptions {
   maxPendingMessages: number;
@@ -42,6 +43,8 @@ const REPLY_LABELS = new Set(['code_server', 'file_reply', 'global_name_server']
 /** Outside work entering the node: these start a trace of their own. */
 const ROOT_KINDS = new Set(['port', 'timer']);
 const LOCAL_PID = /^<0\.\d+\.\d+>$/;
+/** Messages waiting for their callback, per process; past it the oldest is taken as handled with none. */
+const MAX_QUEUED = 64;
 
 export class Messages {
   private readonly inboxes: BoundedMap<string, Pending[]>;
@@ -55,6 +58,8 @@ export class Messages {
   private readonly names: BoundedMap<string, string>;
   /** Sends to a name registered before the attach (no register event seen), by node and message: the receive names it. */
   private readonly toNames: BoundedMap<string, Array<{ name: string; pending: Pending }>>;
+  /** Callback modules (by node) whose gen_server callbacks were seen called: traced (mailbox.ts). */
+  private readonly tracedCallbacks: BoundedMap<string, true>;
   sendsRecorded = 0;
   sendsMatched = 0;
 
@@ -72,6 +77,7 @@ export class Messages {
     this.callTags = new BoundedMap(options.maxPendingMessages, evict('call_tags'));
     this.seqSends = new BoundedMap(options.maxPendingMessages, evict('seq_trace_sends'));
     this.names = new BoundedMap(options.maxTrackedProcesses, () => undefined);
+    this.tracedCallbacks = new BoundedMap(options.maxTrackedProcesses, () => undefined);
     this.toNames = new BoundedMap(options.maxPendingMessages, (_k, list) => options.onEvict('unresolved_names', list.length));
   }
 
@@ -144,6 +150,7 @@ export class Messages {
       if (proc.handling && proc.stack.length === 0) {
         this.spans.close(proc.handling, proc.handlingActivity);
         proc.handling = undefined;
+        this.flushQueued(proc);
       }
       return undefined;
     }
@@ -157,7 +164,6 @@ export class Messages {
         received.spanId = matched.ctx.spanId;
       }
     }
-    if (!answer) proc.lastWork = received;
     // The runtime's own replies (a module loaded on first use, an io request answered) are not the process's
     // story: a process writing its crash report loads a dozen modules, which would push its poison out.
     if (!RUNTIME_REPLY.test(message)) {
@@ -170,13 +176,83 @@ export class Messages {
     // already reported (exactly) is not handled twice.
     const seen = proc.handling?.bySeqTrace === true && proc.handling.message === message && proc.handling.span.startTimeUnixNano + SAME_RECEIVE_NS >= e.time;
     if (proc.stack.length === 0 && !seen && !(proc.handling && answer)) {
-      if (proc.handling) this.spans.close(proc.handling, proc.handlingActivity);
-      const root = ROOT_KINDS.has(kind);
-      proc.handling = this.handlingSpan(proc, e, message, kind, root ? undefined : matched, e.time);
-      if (root) proc.handling.span.attributes['scope.trace.entry'] = kind;
-      proc.askedDuringHandling.clear();
+      const work: QueuedWork = { event: e, message, kind, received, ...(matched ? { from: matched } : {}) };
+      // Its callbacks traced, a process whose current message was not taken yet is still on it: this one waits.
+      if (proc.handling && this.callbacksTraced(proc) && (!proc.handling.taken || (proc.queued?.length ?? 0) > 0)) {
+        (proc.queued ??= []).push(work);
+        if (proc.queued.length > MAX_QUEUED) this.pointWork(proc, proc.queued.shift() as QueuedWork);
+      } else {
+        this.takeWork(proc, work, e.time);
+      }
+    } else if (!answer) {
+      proc.lastWork = received;
     }
     return received;
+  }
+
+  /**
+   * A gen_server callback called with nothing open on the process: it took a message. The current handling's,
+   * or a queued one's (by the callback's argument, else the oldest): that one's handling starts now, and queued
+   * messages before it (taken with no callback, as sys messages are) end where they were delivered.
+   */
+  callback(proc: Proc, e: ScopeEvent, module: string): void {
+    proc.callbacksTraced = true;
+    this.tracedCallbacks.set(procKey(proc.node, module), true);
+    const h = proc.handling;
+    const queued = proc.queued;
+    if (!queued || queued.length === 0) {
+      if (h) h.taken = true;
+      return;
+    }
+    const argument = callbackArgument(e);
+    const isIt = (message: string, kind: string): boolean => argument !== undefined && callbackRequest(message, kind) === argument;
+    if (h && !h.taken && (isIt(h.message ?? '', text(h.span.attributes['beam.message.kind']) ?? 'info') || !queued.some((w) => isIt(w.message, w.kind)))) {
+      h.taken = true;
+      return;
+    }
+    const at = Math.max(0, queued.findIndex((w) => isIt(w.message, w.kind)));
+    if (h) {
+      this.spans.close(h, proc.handlingActivity);
+      proc.handling = undefined;
+    }
+    for (const skipped of queued.splice(0, at)) this.pointWork(proc, skipped);
+    this.takeWork(proc, queued.shift() as QueuedWork, e.time);
+    (proc.handling as OpenSpan).taken = true;
+  }
+
+  /** Its callbacks are traced: seen called, or those of its module on its node (trace patterns are per module). */
+  private callbacksTraced(proc: Proc): boolean {
+    if (proc.callbacksTraced) return true;
+    const module = proc.id.callbackModule;
+    if (module === undefined || this.tracedCallbacks.get(procKey(proc.node, module)) !== true) return false;
+    proc.callbacksTraced = true;
+    return true;
+  }
+
+  /** Queued messages with no callback to come (the process went quiet, or exited): each ends where it was delivered. */
+  flushQueued(proc: Proc): void {
+    for (const work of proc.queued?.splice(0) ?? []) this.pointWork(proc, work);
+  }
+
+  /** The process takes a message: its handling span starts at `start` (and is current until the next). */
+  private takeWork(proc: Proc, work: QueuedWork, start: bigint): void {
+    if (proc.handling) this.spans.close(proc.handling, proc.handlingActivity);
+    proc.handling = this.workSpan(proc, work, start);
+    if (start > work.event.time) proc.handling.span.attributes['beam.message.queued_ns'] = Number(start - work.event.time);
+    proc.askedDuringHandling.clear();
+    proc.lastWork = work.received;
+  }
+
+  /** A message taken with no callback of its own (a sys message), or never: a span at its delivery, closed there. */
+  private pointWork(proc: Proc, work: QueuedWork): void {
+    this.spans.close(this.workSpan(proc, work, work.event.time), work.event.time);
+  }
+
+  private workSpan(proc: Proc, work: QueuedWork, time: bigint): OpenSpan {
+    const root = ROOT_KINDS.has(work.kind);
+    const open = this.handlingSpan(proc, work.event, work.message, work.kind, root ? undefined : work.from, time);
+    if (root) open.span.attributes['scope.trace.entry'] = work.kind;
+    return open;
   }
 
   /** A seq_trace send: its `{Previous, Current}` serial names exactly the receive it leads to. */
@@ -288,7 +364,7 @@ export class Messages {
     return matched !== undefined && proc.askedDuringHandling.has(matched.fromPid);
   }
 
-  private handlingSpan(proc: Proc, e: ScopeEvent, message: string, kind: string, matched: Pending | undefined, time: bigint): OpenSpan {
+  private handlingSpan(proc: Proc, e: ScopeEvent, message: string, kind: string, matched: QueuedWork['from'], time: bigint): OpenSpan {
     const label = text(e.attributes['beam.request']);
     const owner = moduleLabel(proc);
     const statem = proc.id.behaviour === 'gen_statem';

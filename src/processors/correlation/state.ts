@@ -1,6 +1,6 @@
 /** The correlation processor's per-process state, shared by its parts (calls, messages, crashes, identity). */
 import type { ProcessRole } from '../../beam/otp.js';
-import type { AttributeValue, Attributes, Span } from '../../model/types.js';
+import type { AttributeValue, Attributes, ScopeEvent, Span } from '../../model/types.js';
 
 export interface Ctx {
   traceId: string;
@@ -23,7 +23,18 @@ export interface OpenSpan {
   bySeqTrace?: boolean;
   from?: string;
   fromCtx?: Ctx;
+  /** For a handling span: the process's callback for its message was called (mailbox.ts). */
+  taken?: boolean;
   openedAtMs: number;
+}
+
+/** A message delivered while the process was still on the one before (mailbox.ts): handled when its callback is called. */
+export interface QueuedWork {
+  event: ScopeEvent;
+  message: string;
+  kind: string;
+  received: Received;
+  from?: { fromPid: string; ctx?: Ctx };
 }
 
 /** A message a process took (never a `receive … after` timeout). */
@@ -88,6 +99,10 @@ export interface Proc {
   shuttingDownAt?: bigint;
   /** Processes sent to while handling the current message: what comes back from them is a reply, not new work. */
   askedDuringHandling: Set<string>;
+  /** Its gen_server callbacks are traced: a handling span starts when the process takes its message (mailbox.ts). */
+  callbacksTraced?: boolean;
+  /** Messages delivered and not yet taken, oldest first (only while callbacksTraced). */
+  queued?: QueuedWork[];
 }
 
 export const text = (v: AttributeValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
