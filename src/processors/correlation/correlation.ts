@@ -13,12 +13,14 @@ function withOutput(batch: Batch, out: Output): Batch {
   };
 }
 
-export function correlationOperator(correlator: Correlator, sweepEveryMs: number): OperatorFunction<Batch, Batch> {
+/** `afterEach` runs after every call into the correlator (the processor hands its counts to the meter there). */
+export function correlationOperator(correlator: Correlator, sweepEveryMs: number, afterEach: () => void = () => undefined): OperatorFunction<Batch, Batch> {
   return (source) =>
     new Observable<Batch>((subscriber) => {
       // Timeouts (unfinished calls, idle handling spans, crash windows) are by the wall clock, so they fire in a quiet system too.
       const timer = setInterval(() => {
         const out = correlator.sweep(Date.now());
+        afterEach();
         if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
       }, sweepEveryMs);
       timer.unref();
@@ -34,6 +36,7 @@ export function correlationOperator(correlator: Correlator, sweepEveryMs: number
         crashTimer = setTimeout(() => {
           crashTimerAt = Number.POSITIVE_INFINITY;
           const out = correlator.emitDueCrashes(Date.now());
+          afterEach();
           if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
           scheduleCrash();
         }, Math.max(0, due - Date.now()));
@@ -45,7 +48,9 @@ export function correlationOperator(correlator: Correlator, sweepEveryMs: number
       };
       const subscription = source.subscribe({
         next: (batch) => {
-          subscriber.next(withOutput(batch, correlator.process(batch.events, Date.now())));
+          const out = correlator.process(batch.events, Date.now());
+          afterEach();
+          subscriber.next(withOutput(batch, out));
           scheduleCrash();
         },
         error: (error: unknown) => {
@@ -55,6 +60,7 @@ export function correlationOperator(correlator: Correlator, sweepEveryMs: number
         complete: () => {
           stopTimers();
           const out = correlator.flush();
+          afterEach();
           if (out.spans.length > 0 || out.events.length > 0) subscriber.next({ events: out.events, spans: out.spans, metrics: [] });
           subscriber.complete();
         },
