@@ -5,11 +5,12 @@
  * stream, on the same load:
  *   (a) OTP's dbg:trace_client(ip, …) with a handler that only counts — the anchor;
  *   (b) the beam_trace_port receiver, decoding and mapping every frame, events discarded;
- *   (c) the scope-pipeline daemon with the default processors (memory_limiter,
- *       batch) and the parquet exporter.
+ *   (c) the scope-pipeline daemon with the default config's processors (memory_limiter,
+ *       correlation, privacy, batch) and the parquet exporter (spans counted apart);
+ *   (d) the daemon with memory_limiter and batch only (what correlation and privacy cost).
  * For each: frames emitted, received, dropped by the driver (Op 1 counts),
  * events/s, and the CPU of the reading process (from /proc). Then the anchor
- * and the daemon again with the load paced at given rates (BENCH_TRACE_RATES,
+ * and the daemons again with the load paced at given rates (BENCH_TRACE_RATES,
  * messages/s, one run each): what each takes below the node's full rate.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -32,7 +33,8 @@ const HOST = fileURLToPath(new URL('./pipeline-host.js', import.meta.url));
 const RATES = (process.env.BENCH_TRACE_RATES ?? '100000,200000,300000').split(',').filter(Boolean).map(Number);
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
-interface Counts { frames: number; dropped: number; events: number }
+/** `items`: everything exported (events and, with correlation, its spans), where the reader tells it apart. */
+interface Counts { frames: number; dropped: number; events: number; spans?: number; items?: number }
 
 interface Reader {
   process: ChildProcessWithoutNullStreams;
@@ -125,19 +127,27 @@ function receiverReader(port: number): Reader {
   };
 }
 
-function daemonReader(port: number, dir: string): Reader {
+/** The daemons' processors: the default config's four (config/pipeline.yaml), or without correlation and privacy. */
+const PROCESSORS = {
+  default: '[memory_limiter, correlation, privacy, batch]',
+  daemon: '[memory_limiter, batch]',
+};
+
+function daemonReader(port: number, dir: string, processors: string): Reader {
   const config = join(dir, 'pipeline.yaml');
   writeFileSync(config, `
 receivers:
   beam_trace_port: { endpoint: 127.0.0.1:${port} }
 processors:
   memory_limiter: { limit_mib: 512 }
+  correlation: {}
+  privacy: {}
   batch: { send_batch_size: 8192, timeout: 200ms }
 exporters:
-  parquet: { path: ${join(dir, 'archive')}, retention: { events: 0 } }
+  parquet: { path: ${join(dir, 'archive')}, retention: { events: 0, spans: 0 } }
 service:
   pipelines:
-    default: { receivers: [beam_trace_port], processors: [memory_limiter, batch], exporters: [parquet] }
+    default: { receivers: [beam_trace_port], processors: ${processors}, exporters: [parquet] }
   telemetry: { metrics: { endpoint: 127.0.0.1:0 }, logs: { level: warn } }
 `);
   const child = spawn(process.execPath, ['--max-semi-space-size=64', '--expose-gc', ...PROFILE, CLI, '--config', config, '--log-level', 'info'], { stdio: 'pipe' });
@@ -149,7 +159,10 @@ service:
     return {
       connects: promMetric(text, 'scope_beam_trace_port_connects_total'),
       frames: promMetric(text, 'scope_beam_trace_port_frames_total'),
-      events: promMetric(text, 'scope_exporter_sent_items_total'),
+      // Exported items less the correlation's spans: the events archived.
+      events: promMetric(text, 'scope_exporter_sent_items_total') - promMetric(text, 'scope_correlation_spans_total'),
+      spans: promMetric(text, 'scope_correlation_spans_total'),
+      items: promMetric(text, 'scope_exporter_sent_items_total'),
       dropped: promMetric(text, 'scope_beam_trace_dropped_messages_total'),
     };
   };
@@ -171,14 +184,16 @@ service:
   };
 }
 
-interface RunResult { emitted: number; received: number; dropped: number; events: number; seconds: number; events_per_s: number; cpu_percent: number; peak_rss_mib: number }
+interface RunResult { emitted: number; received: number; dropped: number; events: number; spans: number; seconds: number; events_per_s: number; cpu_percent: number; peak_rss_mib: number }
 
 /** One run of the load (paced at `rate` messages/s, 0: the node's full rate) read by one reader. */
-async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir: string, rate = 0): Promise<RunResult> {
+type Kind = 'anchor' | 'receiver' | 'daemon' | 'default';
+
+async function oneRun(kind: Kind, code: string, dir: string, rate = 0): Promise<RunResult> {
   const loadgen = spawn('erl', ['-noshell', '-pa', code, '-run', 'loadgen', 'main', '0', String(MESSAGES), String(QUEUE), String(rate)], { stdio: 'pipe' });
   const gen = lines(loadgen);
   const port = Number((await gen.next(/port (\d+)\n/))[1]);
-  const reader = kind === 'anchor' ? anchorReader(code, port) : kind === 'receiver' ? receiverReader(port) : daemonReader(port, dir);
+  const reader = kind === 'anchor' ? anchorReader(code, port) : kind === 'receiver' ? receiverReader(port) : daemonReader(port, dir, PROCESSORS[kind]);
   try {
     await reader.ready();
     await new Promise((r) => setTimeout(r, 300)); // the connection is accepted before the load starts
@@ -194,7 +209,7 @@ async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir:
     for (let quiet = 0; quiet < 50; ) {
       await new Promise((r) => setTimeout(r, 20));
       const now = await reader.counts();
-      if (now.frames !== counts.frames || now.dropped !== counts.dropped || now.events !== counts.events) {
+      if (now.frames !== counts.frames || now.dropped !== counts.dropped || (now.items ?? now.events) !== (counts.items ?? counts.events)) {
         end = process.hrtime.bigint();
         quiet = 0;
         counts = now;
@@ -206,7 +221,7 @@ async function oneRun(kind: 'anchor' | 'receiver' | 'daemon', code: string, dir:
     const seconds = Number(end - t0) / 1e9;
     const cpu = cpuSeconds(reader.process.pid as number) - cpu0;
     return {
-      emitted, received: counts.frames, dropped: counts.dropped, events: counts.events, seconds,
+      emitted, received: counts.frames, dropped: counts.dropped, events: counts.events, spans: counts.spans ?? 0, seconds,
       events_per_s: counts.events / seconds, cpu_percent: (cpu / seconds) * 100, peak_rss_mib: peakRssMiB(reader.process.pid as number),
     };
   } finally {
@@ -223,7 +238,8 @@ export async function run(): Promise<string> {
     const kinds = [
       { kind: 'anchor' as const, name: 'dbg:trace_client(ip, …), counting handler (OTP)' },
       { kind: 'receiver' as const, name: 'beam_trace_port receiver, events discarded' },
-      { kind: 'daemon' as const, name: 'daemon: memory_limiter, batch → parquet' },
+      { kind: 'default' as const, name: 'daemon: the default processors (memory_limiter, correlation, privacy, batch) → parquet' },
+      { kind: 'daemon' as const, name: 'daemon: memory_limiter, batch → parquet (no correlation, no privacy)' },
     ];
     await oneRun('receiver', code, dir); // warm-up: the OS caches, erl's code loading
     const results = [];
@@ -237,15 +253,16 @@ export async function run(): Promise<string> {
       results.push({
         name, kind, runs,
         rate: series(name, 'events/s', runs.map((r) => r.events_per_s)),
-        emitted: med('emitted'), received: med('received'), dropped: med('dropped'), cpu: med('cpu_percent'), rss: med('peak_rss_mib'),
+        emitted: med('emitted'), received: med('received'), dropped: med('dropped'), spans: med('spans'), cpu: med('cpu_percent'), rss: med('peak_rss_mib'),
         dropShare: series(name, 'dropped share', runs.map((r) => r.dropped / r.emitted)),
       });
     }
     const anchor = results[0];
     // The anchor and the daemon with the load paced, one run each per rate.
-    const paced: Array<{ rate: number; kind: 'anchor' | 'daemon'; run: RunResult }> = [];
+    const paced: Array<{ rate: number; kind: Kind; run: RunResult }> = [];
+    const pacedKinds = (['anchor', 'default', 'daemon'] as const).filter((k) => k === 'anchor' || !ONLY || ONLY.includes(k));
     for (const rate of RATES) {
-      for (const kind of ['anchor', 'daemon'] as const) {
+      for (const kind of pacedKinds) {
         rmSync(join(dir, 'archive'), { recursive: true, force: true });
         paced.push({ rate, kind, run: await oneRun(kind, code, dir, rate) });
       }
@@ -262,15 +279,15 @@ export async function run(): Promise<string> {
     return [
       `trace-port: ${MESSAGES / 1e6} M trace messages a run at the node's full rate, queue ${QUEUE}, ${RUNS} runs each (medians)`,
       '',
-      '| reader | emitted | received | driver drops | events | vs anchor | CPU of reader | peak RSS |',
-      '|---|---|---|---|---|---|---|---|',
-      ...results.map((r) => `| ${r.name} | ${k(r.emitted)} | ${k(r.received)} | ${k(r.dropped)} (${(r.dropShare.median * 100).toFixed(1)} %; runs ${(r.dropShare.min * 100).toFixed(1)} – ${(r.dropShare.max * 100).toFixed(1)} %) | ${fmtRate(r.rate)} | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${r.cpu.toFixed(0)} % | ${r.rss.toFixed(0)} MiB |`),
+      '| reader | emitted | received | driver drops | events | vs anchor | spans | CPU of reader | peak RSS |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...results.map((r) => `| ${r.name} | ${k(r.emitted)} | ${k(r.received)} | ${k(r.dropped)} (${(r.dropShare.median * 100).toFixed(1)} %; runs ${(r.dropShare.min * 100).toFixed(1)} – ${(r.dropShare.max * 100).toFixed(1)} %) | ${fmtRate(r.rate)} | ${(r.rate.median / anchor.rate.median).toFixed(2)}× | ${r.kind === 'default' ? k(r.spans) : ''} | ${r.cpu.toFixed(0)} % | ${r.rss.toFixed(0)} MiB |`),
       '',
       `The load paced (one run each, ${MESSAGES / 1e6} M messages):`,
       '',
-      '| paced at | reader | emitted | received | driver drops | until the last event | CPU of reader | peak RSS |',
-      '|---|---|---|---|---|---|---|---|',
-      ...paced.map(({ rate, kind, run }) => `| ${k(rate)}/s | ${kinds.find((x) => x.kind === kind)?.name ?? kind} | ${k(run.emitted)} | ${k(run.received)} | ${k(run.dropped)} (${((run.dropped / run.emitted) * 100).toFixed(1)} %) | ${run.seconds.toFixed(1)} s | ${run.cpu_percent.toFixed(0)} % | ${run.peak_rss_mib.toFixed(0)} MiB |`),
+      '| paced at | reader | emitted | received | driver drops | spans | until the last event | CPU of reader | peak RSS |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...paced.map(({ rate, kind, run }) => `| ${k(rate)}/s | ${kinds.find((x) => x.kind === kind)?.name ?? kind} | ${k(run.emitted)} | ${k(run.received)} | ${k(run.dropped)} (${((run.dropped / run.emitted) * 100).toFixed(1)} %) | ${kind === 'default' ? k(run.spans) : ''} | ${run.seconds.toFixed(1)} s | ${run.cpu_percent.toFixed(0)} % | ${run.peak_rss_mib.toFixed(0)} MiB |`),
     ].join('\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
