@@ -18,6 +18,7 @@ import { BoundedMap } from '../../util/bounded.js';
 import type { StringMatcher } from '../../util/match.js';
 import { CallStacks } from './calls.js';
 import { callbackModuleOf } from './mailbox.js';
+import { ProcTable } from './procs.js';
 import type { CrashRule } from './crash_rules.js';
 import { Crashes } from './crashes.js';
 import { identityFrom, learn } from './identity.js';
@@ -55,7 +56,7 @@ export interface Output {
 }
 
 export class Correlator {
-  private readonly procs: BoundedMap<string, Proc>;
+  private readonly procs: ProcTable;
   private readonly spans: SpanBook;
   private readonly calls: CallStacks;
   private readonly messages: Messages;
@@ -72,7 +73,7 @@ export class Correlator {
       onRollover: (reason) => options.onEvict(reason, 1),
       onSpan: options.onSpan,
     });
-    this.procs = new BoundedMap(options.maxTrackedProcesses, (_k, proc) => {
+    this.procs = new ProcTable(options.maxTrackedProcesses, (proc) => {
       options.onEvict('max_tracked_processes', 1);
       this.closeAll(proc, proc.handlingActivity, { 'scope.span.unfinished': true });
     });
@@ -208,17 +209,16 @@ export class Correlator {
   }
 
   private proc(e: ScopeEvent, pid: string, node = e.source.node): Proc {
-    const key = procKey(node, pid);
-    let proc = this.procs.get(key);
+    let proc = this.procs.get(node, pid);
     if (!proc) {
       proc = {
-        key, node, pid, stack: [], overflow: 0, recent: [], links: new Set(), askedDuringHandling: new Set(), handlingActivity: e.time, handlingActivityMs: this.nowMs,
+        key: procKey(node, pid), node, pid, stack: [], overflow: 0, recent: [], links: new Set(), askedDuringHandling: new Set(), handlingActivity: e.time, handlingActivityMs: this.nowMs,
         service: '', resource: {}, id: {}, exitNotices: [],
       };
       this.setService(proc, this.options.serviceName ?? e.source.app ?? node.split('@')[0] ?? node);
-      this.procs.set(key, proc);
+      this.procs.add(proc);
     } else {
-      this.procs.touch(key, proc); // least recently active is evicted first
+      this.procs.touch(proc); // least recently active is evicted first
       if (e.source.app && !this.options.serviceName && proc.service !== e.source.app) this.setService(proc, e.source.app);
     }
     return proc;
@@ -232,7 +232,7 @@ export class Correlator {
   }
 
   private procOf(open: OpenSpan): Proc | undefined {
-    return this.procs.get(procKey(open.span.attributes['beam.node'] as string, open.span.attributes['beam.pid'] as string));
+    return this.procs.get(open.span.attributes['beam.node'] as string, open.span.attributes['beam.pid'] as string);
   }
 
   private setService(proc: Proc, service: string): void {
@@ -335,7 +335,7 @@ export class Correlator {
     const proc = this.proc(e, pid);
     this.crashes.exit(proc, e, this.calls.openCalls(proc));
     this.closeAll(proc, e.time, { 'scope.span.unfinished': true });
-    this.procs.delete(proc.key);
+    this.procs.delete(proc);
     this.messages.forget(proc);
   }
 }

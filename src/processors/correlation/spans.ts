@@ -10,10 +10,13 @@ import type { Attributes, Span, SpanKind } from '../../model/types.js';
 import { BoundedMap } from '../../util/bounded.js';
 import type { Ctx, OpenSpan, Proc, SpanOrigin } from './state.js';
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const SCOPE = { name: 'scope-pipeline/correlation' };
 
-/** Ids from a pool of random bytes: one crypto call per 4 KiB rather than per span, hex by table. */
+/**
+ * Ids from a pool of random bytes: one crypto call per 4 KiB rather than per
+ * span, written by Buffer's hex encoder as one flat string (ids key the
+ * trace budgets: a string built by concatenation is flattened on lookup).
+ */
 export class Ids {
   private pool = Buffer.alloc(4096);
   private offset = this.pool.length;
@@ -23,9 +26,7 @@ export class Ids {
       randomFillSync(this.pool);
       this.offset = 0;
     }
-    const pool = this.pool;
-    let out = '';
-    for (let i = this.offset, end = this.offset + bytes; i < end; i++) out += HEX[pool[i]];
+    const out = this.pool.toString('hex', this.offset, this.offset + bytes);
     this.offset += bytes;
     return out;
   }
@@ -70,20 +71,18 @@ export class SpanBook {
   open(proc: Proc, name: string, kind: SpanKind, start: bigint, parent: Ctx | undefined, origin: SpanOrigin, attributes: Attributes): OpenSpan {
     let parentCtx = parent;
     let link: Ctx | undefined;
-    if (parent) {
-      const budget = this.traces.get(parent.traceId);
-      if (budget) {
-        const reason = budget.spans >= this.options.maxSpansPerTrace ? 'max_spans_per_trace'
-          : start - budget.start > this.options.maxTraceDurationNs ? 'max_trace_duration' : undefined;
-        if (reason) {
-          this.options.onRollover(reason);
-          link = parent;
-          parentCtx = undefined;
-        }
+    let budget = parent ? this.traces.get(parent.traceId) : undefined;
+    if (parent && budget) {
+      const reason = budget.spans >= this.options.maxSpansPerTrace ? 'max_spans_per_trace'
+        : start - budget.start > this.options.maxTraceDurationNs ? 'max_trace_duration' : undefined;
+      if (reason) {
+        this.options.onRollover(reason);
+        link = parent;
+        parentCtx = undefined;
+        budget = undefined;
       }
     }
     const traceId = parentCtx?.traceId ?? this.ids.trace();
-    const budget = this.traces.get(traceId);
     if (budget) budget.spans++;
     else this.traces.set(traceId, { start, spans: 1 });
     attributes['beam.pid'] = proc.pid;
