@@ -14,7 +14,6 @@
  * Every map is bounded and every eviction counted (see config.ts).
  */
 import type { Attributes, ScopeEvent, Span } from '../../model/types.js';
-import { BoundedMap } from '../../util/bounded.js';
 import type { StringMatcher } from '../../util/match.js';
 import { CallStacks } from './calls.js';
 import { callbackModuleOf } from './mailbox.js';

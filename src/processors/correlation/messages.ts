@@ -58,8 +58,8 @@ export class Messages {
   private readonly names: BoundedMap<string, string>;
   /** Sends to a name registered before the attach (no register event seen), by node and message: the receive names it. */
   private readonly toNames: BoundedMap<string, Array<{ name: string; pending: Pending }>>;
-  /** Callback modules (by node) whose gen_server callbacks were seen called: traced (mailbox.ts). */
-  private readonly tracedCallbacks: BoundedMap<string, true>;
+  /** Callback modules, by node, whose gen_server callbacks were seen called: traced (mailbox.ts). Few: no bound needed beyond the code loaded. */
+  private readonly tracedCallbacks = new Map<string, Set<string>>();
   sendsRecorded = 0;
   sendsMatched = 0;
 
@@ -77,7 +77,6 @@ export class Messages {
     this.callTags = new BoundedMap(options.maxPendingMessages, evict('call_tags'));
     this.seqSends = new BoundedMap(options.maxPendingMessages, evict('seq_trace_sends'));
     this.names = new BoundedMap(options.maxTrackedProcesses, () => undefined);
-    this.tracedCallbacks = new BoundedMap(options.maxTrackedProcesses, () => undefined);
     this.toNames = new BoundedMap(options.maxPendingMessages, (_k, list) => options.onEvict('unresolved_names', list.length));
   }
 
@@ -178,7 +177,7 @@ export class Messages {
     if (proc.stack.length === 0 && !seen && !(proc.handling && answer)) {
       const work: QueuedWork = { event: e, message, kind, received, ...(matched ? { from: matched } : {}) };
       // Its callbacks traced, a process whose current message was not taken yet is still on it: this one waits.
-      if (proc.handling && this.callbacksTraced(proc) && (!proc.handling.taken || (proc.queued?.length ?? 0) > 0)) {
+      if (proc.handling && (!proc.handling.taken || (proc.queued?.length ?? 0) > 0) && this.callbacksTraced(proc)) {
         (proc.queued ??= []).push(work);
         if (proc.queued.length > MAX_QUEUED) this.pointWork(proc, proc.queued.shift() as QueuedWork);
       } else {
@@ -197,7 +196,9 @@ export class Messages {
    */
   callback(proc: Proc, e: ScopeEvent, module: string): void {
     proc.callbacksTraced = true;
-    this.tracedCallbacks.set(procKey(proc.node, module), true);
+    let modules = this.tracedCallbacks.get(proc.node);
+    if (!modules) this.tracedCallbacks.set(proc.node, (modules = new Set()));
+    modules.add(module);
     const h = proc.handling;
     const queued = proc.queued;
     if (!queued || queued.length === 0) {
@@ -206,11 +207,12 @@ export class Messages {
     }
     const argument = callbackArgument(e);
     const isIt = (message: string, kind: string): boolean => argument !== undefined && callbackRequest(message, kind) === argument;
-    if (h && !h.taken && (isIt(h.message ?? '', text(h.span.attributes['beam.message.kind']) ?? 'info') || !queued.some((w) => isIt(w.message, w.kind)))) {
+    const found = queued.findIndex((w) => isIt(w.message, w.kind));
+    if (h && !h.taken && (found < 0 || isIt(h.message ?? '', text(h.span.attributes['beam.message.kind']) ?? 'info'))) {
       h.taken = true;
       return;
     }
-    const at = Math.max(0, queued.findIndex((w) => isIt(w.message, w.kind)));
+    const at = Math.max(0, found);
     if (h) {
       this.spans.close(h, proc.handlingActivity);
       proc.handling = undefined;
@@ -224,7 +226,7 @@ export class Messages {
   private callbacksTraced(proc: Proc): boolean {
     if (proc.callbacksTraced) return true;
     const module = proc.id.callbackModule;
-    if (module === undefined || this.tracedCallbacks.get(procKey(proc.node, module)) !== true) return false;
+    if (module === undefined || this.tracedCallbacks.get(proc.node)?.has(module) !== true) return false;
     proc.callbacksTraced = true;
     return true;
   }

@@ -13,7 +13,6 @@ export class ProcTable {
   /** By key, oldest (least recently moved) first: the eviction order. */
   private readonly order: BoundedMap<string, Proc>;
   private readonly byNode = new Map<string, Map<string, Proc>>();
-  private readonly moved = new WeakMap<Proc, number>();
   private appends = 0;
 
   constructor(max: number, onEvict: (proc: Proc) => void) {
@@ -33,7 +32,7 @@ export class ProcTable {
 
   add(proc: Proc): void {
     this.order.set(proc.key, proc);
-    this.moved.set(proc, ++this.appends);
+    proc.movedAt = ++this.appends;
     let pids = this.byNode.get(proc.node);
     if (!pids) this.byNode.set(proc.node, (pids = new Map()));
     pids.set(proc.pid, proc);
@@ -41,9 +40,9 @@ export class ProcTable {
 
   /** The process was active: it is evicted after the ones that were not (see the top). */
   touch(proc: Proc): void {
-    if (this.appends - (this.moved.get(proc) ?? 0) <= this.order.max >> 2) return;
+    if (this.appends - (proc.movedAt ?? 0) <= this.order.max >> 2) return;
     this.order.touch(proc.key, proc);
-    this.moved.set(proc, ++this.appends);
+    proc.movedAt = ++this.appends;
   }
 
   delete(proc: Proc): void {

@@ -101,6 +101,8 @@ export interface Proc {
   askedDuringHandling: Set<string>;
   /** Its gen_server callbacks are traced: a handling span starts when the process takes its message (mailbox.ts). */
   callbacksTraced?: boolean;
+  /** When procs.ts last moved it to the newest end of the eviction order. */
+  movedAt?: number;
   /** Messages delivered and not yet taken, oldest first (only while callbacksTraced). */
   queued?: QueuedWork[];
 }
