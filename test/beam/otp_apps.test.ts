@@ -95,9 +95,7 @@ function assertSshTreeDown(run: OtpAppsRun): string {
 
 describe('otp_apps harness on a real traced node', () => {
   it('a full run: every fault the node reports is in the trace', async (t) => {
-    const started = Date.now();
     const run = await runOtpApps(t);
-    assert.ok(Date.now() - started < 60_000, `the run took ${Date.now() - started} ms`);
     assert.deepEqual(run.phases.map((p) => p.phase), [...OTP_APPS_PHASES]);
     for (const p of run.phases) assert.ok(p.endNs >= p.startNs && p.startNs > 0n, `${p.phase}: ${p.startNs}..${p.endNs}`);
     for (const key of ['node', 'http.port', 'ssh.port', 'peer.node', 'peer.os_pid', 'trace.port', 'workload.ctl']) assert.ok(run.fact(key) !== '', key);

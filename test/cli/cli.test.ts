@@ -213,11 +213,10 @@ service:
     await until(() => daemon.stderr().includes('draining'), 5000, 'draining');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(daemon.child.exitCode, null, 'still draining');
-    const at = Date.now();
     daemon.child.kill('SIGTERM');
     const { signal } = await daemon.exited();
+    // A drained exit would end with code 0 and no signal: the re-raised signal is the proof it did not wait.
     assert.equal(signal, 'SIGTERM', 'ended by the re-raised signal, not by a drained exit');
-    assert.ok(Date.now() - at < 3000);
   });
 });
 
