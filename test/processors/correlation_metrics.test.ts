@@ -23,8 +23,9 @@ describe('correlation processor in a pipeline', () => {
     }, { logger: silentLogger });
     await pipeline.start();
     try {
-      // One process making 25 traced calls in one handling, in two batches: 26 spans, and past the 10th each
-      // starts a trace of its own linked to the one it came from.
+      // One process making 25 traced calls in one handling, in two batches: 26 spans. Past the 10th the calls
+      // go on in a continuation trace under a stand-in for the handling, linked to it; past that trace's
+      // 10th, in another: 2 stand-ins, not a one-span trace per call.
       const events: ScopeEvent[] = [ev('message.receive', '<0.90.0>', 0, { 'beam.message': 'go', 'beam.message.kind': 'info' })];
       for (let i = 0; i < 25; i++) {
         events.push(ev('function.call', '<0.90.0>', 10 + 2 * i, { 'beam.mfa': 'shop:step/1' }));
@@ -34,13 +35,17 @@ describe('correlation processor in a pipeline', () => {
       for (const batch of [events.slice(0, 20), events.slice(20)]) {
         assert.equal((await pipeline.push({ events: batch, spans: [], metrics: [] })).status, 'accepted');
       }
-      await until(() => sink.batches.flatMap((b) => b.spans).length >= 26, 5_000, 'the 26 spans');
+      await until(() => sink.batches.flatMap((b) => b.spans).length >= 28, 5_000, 'the 28 spans');
       const spans = sink.batches.flatMap((b) => b.spans);
-      assert.equal(spans.length, 26);
+      assert.equal(spans.length, 28);
       assert.equal(await pipeline.metrics.sum('scope_correlation_spans', { origin: 'function' }), 25);
       assert.equal(await pipeline.metrics.sum('scope_correlation_spans', { origin: 'message' }), 1);
+      assert.equal(await pipeline.metrics.sum('scope_correlation_spans', { origin: 'continuation' }), 2);
       const continued = spans.filter((s) => s.links.some((l) => l.attributes['scope.link.reason'] === 'continues_trace'));
-      assert.equal(continued.length, 16);
+      assert.equal(continued.length, 2);
+      const handling = spans.find((s) => s.parentSpanId === undefined && s.links.length === 0);
+      assert.ok(continued.every((s) => s.attributes['scope.span.continuation'] === true && s.name === handling?.name && s.links[0].spanId === handling.spanId), 'stand-ins for the handling, linked to it');
+      assert.deepEqual([...new Set(spans.map((s) => s.traceId))].map((t) => spans.filter((s) => s.traceId === t).length), [10, 10, 8], 'three traces, each within the bound');
       assert.equal(await pipeline.metrics.sum('scope_correlation_evictions', { reason: 'max_spans_per_trace' }), continued.length);
     } finally {
       await pipeline.shutdown();

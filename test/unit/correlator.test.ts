@@ -205,14 +205,55 @@ describe('Correlator', () => {
     for (let i = 0; i < 8; i++) deep.push(ev('function.return', '<0.1.0>', 10 + i, { 'beam.mfa': 'm:f/1' }));
     const out = c.process(deep, 0);
     assert.equal(evictions.max_stack_depth, 3);
-    assert.equal(out.spans.length, 5, 'every frame within max_stack_depth is a span');
-    assert.equal(evictions.max_spans_per_trace, 1, 'the fourth frame starts a new trace');
-    const byDepth = [...out.spans].sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
+    const frames = out.spans.filter((s) => s.attributes['scope.span.continuation'] === undefined);
+    assert.equal(frames.length, 5, 'every frame within max_stack_depth is a span');
+    assert.equal(evictions.max_spans_per_trace, 1, 'the fourth frame goes on in a new trace');
+    const byDepth = [...frames].sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
     assert.equal(new Set(byDepth.slice(0, 3).map((s) => s.traceId)).size, 1);
     assert.notEqual(byDepth[3].traceId, byDepth[2].traceId);
-    assert.equal(byDepth[3].parentSpanId, undefined, 'the new trace\'s root');
-    assert.deepEqual(byDepth[3].links.map((l) => [l.traceId, l.spanId]), [[byDepth[2].traceId, byDepth[2].spanId]], 'linked to the span it continues');
+    const [standIn] = out.spans.filter((s) => s.attributes['scope.span.continuation'] === true);
+    assert.ok(standIn, 'the new trace has a stand-in root for the full trace\'s span');
+    assert.equal(standIn.parentSpanId, undefined, 'the new trace\'s root');
+    assert.equal(standIn.name, byDepth[2].name);
+    assert.equal(standIn.traceId, byDepth[3].traceId);
+    assert.equal(byDepth[3].parentSpanId, standIn.spanId);
+    assert.deepEqual(standIn.links.map((l) => [l.traceId, l.spanId]), [[byDepth[2].traceId, byDepth[2].spanId]], 'linked to the span it continues');
     assert.equal(byDepth[4].traceId, byDepth[3].traceId);
+    assert.equal(standIn.endTimeUnixNano, byDepth[2].endTimeUnixNano, 'it ends with the span it stands in for');
+  });
+
+  it('a full trace\'s long-lived span: its later children share continuation traces, not one trace each', () => {
+    const { c, evictions } = correlator({ maxSpansPerTrace: 4 });
+    // An acceptor's handling spawns workers, each doing a traced call: every worker's first work is a child of
+    // the acceptor's span (another process's), and the workers never stop coming.
+    const events: ScopeEvent[] = [ev('message.receive', '<0.10.0>', 0, { 'beam.message': 'accept', 'beam.message.kind': 'info' })];
+    for (let i = 0; i < 12; i++) {
+      const worker = `<0.${100 + i}.0>`;
+      events.push(ev('process.spawn', '<0.10.0>', 1 + i, { 'beam.peer_pid': worker, 'beam.mfa': 'conn:start/0' }));
+      events.push(ev('function.call', worker, 1.2 + i, { 'beam.mfa': 'conn:serve/0' }));
+      events.push(ev('function.return', worker, 1.5 + i, { 'beam.mfa': 'conn:serve/0', 'beam.return': 'ok' }));
+    }
+    const out = c.process(events, 0);
+    const swept = c.sweep(10_000);
+    const spans = [...out.spans, ...swept.spans];
+    const serves = spans.filter((s) => s.name === 'conn:serve/0');
+    assert.equal(serves.length, 12);
+    const traces = new Set(serves.map((s) => s.traceId));
+    // The acceptor's trace holds it and 3 serves; each continuation its stand-in and 3 serves: 4 traces, 3 rollovers.
+    assert.equal(traces.size, 4);
+    assert.equal(evictions.max_spans_per_trace, 3);
+    const standIns = spans.filter((s) => s.attributes['scope.span.continuation'] === true);
+    assert.equal(standIns.length, 3);
+    const accept = spans.find((s) => s.name.startsWith('process handle_info') && s.attributes['scope.span.continuation'] === undefined);
+    assert.ok(accept);
+    for (const s of standIns) {
+      assert.equal(s.name, accept.name);
+      assert.equal(s.attributes['beam.pid'], '<0.10.0>', 'the stand-in is the acceptor\'s, not the worker\'s');
+      assert.deepEqual(s.links.map((l) => l.spanId), [accept.spanId]);
+      const children = serves.filter((x) => x.parentSpanId === s.spanId);
+      assert.equal(children.length, 3);
+      assert.ok(children.every((x) => x.traceId === s.traceId && x.endTimeUnixNano <= s.endTimeUnixNano && x.startTimeUnixNano >= s.startTimeUnixNano), 'the stand-in covers its children');
+    }
   });
 
   it('crashes wait for their window, then name the cascade: the linked process that died and the supervisor\'s restart', () => {

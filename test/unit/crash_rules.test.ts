@@ -212,11 +212,16 @@ describe('noise', () => {
       events.push(ev('message.send', from, i * 1000, { 'beam.peer_pid': to, ...msg }), ev('message.receive', to, i * 1000 + 1, msg));
     }
     const { spans } = run(events, { maxTraceDurationMs: 2500 });
-    const handling = spans.filter((s) => s.name === 'process handle_info req').sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
+    const handling = spans.filter((s) => s.name === 'process handle_info req' && s.attributes['scope.span.continuation'] === undefined).sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
     assert.equal(handling.length, 6);
     assert.equal(new Set(handling.slice(0, 3).map((s) => s.traceId)).size, 1, 'within 2.5 s: one trace');
     assert.notEqual(handling[3].traceId, handling[2].traceId);
-    assert.deepEqual(handling[3].links.map((l) => l.spanId), [handling[2].spanId]);
-    assert.equal(handling[3].parentSpanId, undefined);
+    const standIn = spans.find((s) => s.spanId === handling[3].parentSpanId);
+    assert.ok(standIn, 'the new trace\'s root is a stand-in for the span it continues');
+    assert.equal(standIn.attributes['scope.span.continuation'], true);
+    assert.equal(standIn.parentSpanId, undefined);
+    assert.equal(standIn.traceId, handling[3].traceId);
+    assert.deepEqual(standIn.links.map((l) => l.spanId), [handling[2].spanId]);
+    assert.deepEqual(handling.slice(4).map((s) => s.traceId), [handling[3].traceId, handling[3].traceId], 'the rest goes on in the new trace');
   });
 });

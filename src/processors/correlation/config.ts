@@ -39,11 +39,11 @@ export const correlationConfigSchema: JsonSchema = {
     },
     max_spans_per_trace: {
       type: 'integer', minimum: 1, default: 10_000,
-      description: 'Spans in one trace; work beyond it continues in a new trace linked to the old one (counted as max_spans_per_trace), so a runaway loop cannot make one endless trace.',
+      description: 'Spans in one trace; work beyond it goes on in a continuation trace under a stand-in for its parent, linked to it (counted as max_spans_per_trace), so a runaway loop cannot make one endless trace.',
     },
     max_trace_duration: {
       type: 'string', format: 'duration', default: '1m',
-      description: 'A trace lasts at most this long (event time); work that would join it later starts a new trace whose root span links to the span it came from, so a long-lived connection is many traces, not one.',
+      description: 'A trace lasts at most this long (event time); work that would join it later goes on in a continuation trace under a stand-in for its parent, linked to it, so a long-lived connection is many traces, not one.',
     },
     ignore_exits: {
       type: 'object', additionalProperties: false, default: {},

@@ -23,8 +23,8 @@ import { Crashes } from './crashes.js';
 import { identityFrom, learn } from './identity.js';
 import { withLegacyStructure } from './legacy.js';
 import { Messages } from './messages.js';
-import { SpanBook } from './spans.js';
-import { procKey, text, type OpenSpan, type Proc } from './state.js';
+import { SpanBook, activeCtx } from './spans.js';
+import { procKey, text, type OpenSpan, type Proc, type SpanOrigin } from './state.js';
 import { TelemetrySpans } from './telemetry_spans.js';
 
 export interface CorrelatorOptions {
@@ -44,7 +44,7 @@ export interface CorrelatorOptions {
   ignoreExitReasons?: StringMatcher;
   ignoreInitialCalls?: StringMatcher;
   onEvict(reason: string, count: number): void;
-  onSpan(origin: 'function' | 'message' | 'telemetry'): void;
+  onSpan(origin: SpanOrigin): void;
   onCrash(rootCause: boolean): void;
   onExitClassified?(rule: CrashRule): void;
 }
@@ -110,6 +110,7 @@ export class Correlator {
       }
       this.calls.sweep(proc, nowMs);
     }
+    this.spans.sweepContinuations(nowMs, this.options.idleMs);
     this.crashes.emitDue(nowMs, this.events);
     return this.take();
   }
@@ -130,6 +131,7 @@ export class Correlator {
   flush(): Output {
     for (const proc of this.procs.values()) this.closeAll(proc, proc.handlingActivity, { 'scope.span.unfinished': true });
     this.procs.clear();
+    this.spans.sweepContinuations(Number.MAX_SAFE_INTEGER, 0);
     this.setNow(Number.MAX_SAFE_INTEGER);
     this.crashes.emitDue(Number.MAX_SAFE_INTEGER, this.events);
     return this.take();
@@ -268,8 +270,7 @@ export class Correlator {
     const child = this.proc(e, childPid, node);
     child.parent ??= parent.key;
     if (child.spawnedIn === undefined) {
-      const top = parent.stack[parent.stack.length - 1] ?? parent.handling;
-      const ctx = top ? { traceId: top.span.traceId, spanId: top.span.spanId } : parent.spawnedIn;
+      const ctx = activeCtx(parent);
       if (ctx) child.spawnedIn = ctx;
     }
     if (e.type === 'process.spawn' || child.id.initialCall === undefined) learn(child, identityFrom(e, node));

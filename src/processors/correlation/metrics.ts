@@ -10,7 +10,7 @@ export interface CorrelationInstruments {
 export function createCorrelationInstruments(meter: Meter): CorrelationInstruments {
   return {
     spans: meter.createCounter('scope_correlation_spans', {
-      unit: '{span}', description: 'Spans the correlation processor made from BEAM events, by origin (function, message, telemetry).',
+      unit: '{span}', description: 'Spans the correlation processor made from BEAM events, by origin (function, message, telemetry, continuation).',
     }),
     crashes: meter.createCounter('scope_correlation_crashes', {
       unit: '{crash}', description: 'process.crash events emitted (root_cause = true for the first crash of a cascade).',

@@ -1,13 +1,15 @@
 /**
  * Making spans: ids, and the bounds of a trace. A trace lasts at most
  * `max_trace_duration` and holds at most `max_spans_per_trace` spans; work
- * that would join it after that starts a new trace whose root links back to
- * the span it came from — so a long-lived connection is many traces, each a
- * request, not one trace of its whole life.
+ * that would join it after that goes to its parent's continuation, a new
+ * trace whose root stands in for the parent and links back to it
+ * (continuations.ts) — so a long-lived connection is many traces, not one
+ * trace of its whole life, nor one trace per message.
  */
 import { randomFillSync } from 'node:crypto';
 import type { Attributes, Span, SpanKind } from '../../model/types.js';
 import { BoundedMap } from '../../util/bounded.js';
+import { Continuations, type Continuation } from './continuations.js';
 import type { Ctx, OpenSpan, Proc, SpanOrigin } from './state.js';
 
 const SCOPE = { name: 'scope-pipeline/correlation' };
@@ -56,12 +58,18 @@ export interface SpanBookOptions {
 export class SpanBook {
   readonly ids = new Ids();
   private readonly traces: BoundedMap<string, TraceBudget>;
+  private readonly continuations: Continuations;
   /** Closed spans not yet handed on. */
   out: Span[] = [];
   nowMs = 0;
 
   constructor(private readonly options: SpanBookOptions) {
     this.traces = new BoundedMap(options.maxTraces, () => undefined);
+    this.continuations = new Continuations(options.maxTraces, (c, end) => {
+      c.standIn.endTimeUnixNano = end > c.standIn.startTimeUnixNano ? end : c.standIn.startTimeUnixNano;
+      this.out.push(c.standIn);
+      this.options.onSpan('continuation');
+    });
   }
 
   get traceCount(): number {
@@ -70,17 +78,22 @@ export class SpanBook {
 
   open(proc: Proc, name: string, kind: SpanKind, start: bigint, parent: Ctx | undefined, origin: SpanOrigin, attributes: Attributes): OpenSpan {
     let parentCtx = parent;
-    let link: Ctx | undefined;
     let budget = parent ? this.traces.get(parent.traceId) : undefined;
-    if (parent && budget) {
-      const reason = budget.spans >= this.options.maxSpansPerTrace ? 'max_spans_per_trace'
-        : start - budget.start > this.options.maxTraceDurationNs ? 'max_trace_duration' : undefined;
-      if (reason) {
-        this.options.onRollover(reason);
-        link = parent;
-        parentCtx = undefined;
-        budget = undefined;
+    let continuation: Continuation | undefined;
+    if (parent && budget && this.over(budget, start)) {
+      continuation = this.continuations.of(parent.spanId);
+      const joined = continuation && this.traces.get(continuation.standIn.traceId);
+      if (!continuation || !joined || this.over(joined, start)) {
+        this.options.onRollover(this.reason(joined ?? budget));
+        continuation = this.continuations.start(parent, proc, this.ids.trace(), this.ids.span(), start, this.nowMs);
+        budget = { start, spans: 1 };
+        this.traces.set(continuation.standIn.traceId, budget);
+      } else {
+        budget = joined;
       }
+      parentCtx = { traceId: continuation.standIn.traceId, spanId: continuation.standIn.spanId };
+      if (start > continuation.lastNs) continuation.lastNs = start;
+      continuation.lastMs = this.nowMs;
     }
     const traceId = parentCtx?.traceId ?? this.ids.trace();
     if (budget) budget.spans++;
@@ -96,19 +109,40 @@ export class SpanBook {
       endTimeUnixNano: start,
       attributes,
       events: [],
-      links: link ? [{ traceId: link.traceId, spanId: link.spanId, attributes: { 'scope.link.reason': 'continues_trace' } }] : [],
+      links: [],
       status: { code: 'unset' },
       resource: proc.resource,
       scope: SCOPE,
     };
     if (parentCtx) span.parentSpanId = parentCtx.spanId;
-    return { span, origin, openedAtMs: this.nowMs };
+    const open: OpenSpan = { span, origin, openedAtMs: this.nowMs };
+    if (continuation) open.continuation = continuation;
+    return open;
   }
 
   close(open: OpenSpan, end: bigint): void {
     open.span.endTimeUnixNano = end > open.span.startTimeUnixNano ? end : open.span.startTimeUnixNano;
     this.out.push(open.span);
     this.options.onSpan(open.origin);
+    const c = open.continuation;
+    if (c) {
+      if (open.span.endTimeUnixNano > c.lastNs) c.lastNs = open.span.endTimeUnixNano;
+      c.lastMs = this.nowMs;
+    }
+    if (this.continuations.size > 0) this.continuations.end(open.span.spanId, open.span.endTimeUnixNano);
+  }
+
+  /** Ends the continuations nothing joined for `idleMs`; with 0, all of them (the stream ended). */
+  sweepContinuations(nowMs: number, idleMs: number): void {
+    this.continuations.sweep(nowMs, idleMs);
+  }
+
+  private over(budget: TraceBudget, start: bigint): boolean {
+    return budget.spans >= this.options.maxSpansPerTrace || start - budget.start > this.options.maxTraceDurationNs;
+  }
+
+  private reason(budget: TraceBudget): 'max_spans_per_trace' | 'max_trace_duration' {
+    return budget.spans >= this.options.maxSpansPerTrace ? 'max_spans_per_trace' : 'max_trace_duration';
   }
 
   take(): Span[] {
@@ -121,5 +155,5 @@ export class SpanBook {
 /** The context work in a process runs in: its innermost open span, else the message it handles, else where it was spawned. */
 export function activeCtx(proc: Proc): Ctx | undefined {
   const top = proc.stack[proc.stack.length - 1] ?? proc.handling;
-  return top ? { traceId: top.span.traceId, spanId: top.span.spanId } : proc.spawnedIn;
+  return top ? { traceId: top.span.traceId, spanId: top.span.spanId, span: top.span } : proc.spawnedIn;
 }

@@ -1,13 +1,17 @@
 /** The correlation processor's per-process state, shared by its parts (calls, messages, crashes, identity). */
 import type { ProcessRole } from '../../beam/otp.js';
 import type { AttributeValue, Attributes, ScopeEvent, Span } from '../../model/types.js';
+import type { Continuation } from './continuations.js';
 
 export interface Ctx {
   traceId: string;
   spanId: string;
+  /** The span itself, where known: what a continuation's stand-in is named after (continuations.ts). */
+  span?: Span;
 }
 
-export type SpanOrigin = 'function' | 'message' | 'telemetry';
+/** What a span was made from; `continuation` is the stand-in root of a continued trace (continuations.ts). */
+export type SpanOrigin = 'function' | 'message' | 'telemetry' | 'continuation';
 
 export interface OpenSpan {
   span: Span;
@@ -25,6 +29,8 @@ export interface OpenSpan {
   fromCtx?: Ctx;
   /** For a handling span: the process's callback for its message was called (mailbox.ts). */
   taken?: boolean;
+  /** A child of a continuation's stand-in: its end moves the stand-in's. */
+  continuation?: Continuation;
   openedAtMs: number;
 }
 
