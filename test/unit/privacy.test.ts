@@ -105,3 +105,23 @@ describe('sanitizers and truncation', () => {
     assert.equal(r.attributes({ 'beam.message': term }).attributes['beam.message'], '{cart,[{apple,5},...]}');
   });
 });
+
+describe('values remembered clean', () => {
+  it('a value clean under one key is still sanitized, truncated or taken as a secret where its key or function says so', () => {
+    const r = new Redactor(config({ max_term_bytes: 16, secret_functions: ['check_password'] }));
+    const sql = "SELECT * FROM users WHERE name = 'ada'";
+    const url = 'https://shop.example/cart?item=42';
+    const term = '{order,12345,placed,today}';
+    const literal = '"plain-looking-literal"';
+    // Seen first under a plain key: nothing to redact, and remembered as such.
+    const plain = r.attributes({ note: sql, link: url, text: term, arg: literal });
+    assert.equal(plain.redacted, 0);
+    assert.equal(r.attributes({ note: sql }).redacted, 0, 'the same again: still untouched');
+    assert.deepEqual(r.attributes({ 'db.query.text': sql }).attributes, { 'db.query.text': 'SELECT * FROM users WHERE name = ?' });
+    assert.equal(r.attributes({ 'url.full': url }).attributes['url.full'], 'https://shop.example/cart?item=?');
+    assert.equal(r.attributes({ 'beam.message': term }).attributes['beam.message'], truncateTerm(term, 16), 'truncated to max_term_bytes');
+    const attrs = { 'beam.mfa': 'auth:check_password/1', 'beam.args': literal };
+    const secret = r.attributes(attrs, r.secretKeysOf('function.call', attrs));
+    assert.equal(secret.attributes['beam.args'], '"****"', 'a secret function\'s literal is masked though seen clean elsewhere');
+  });
+});

@@ -21,7 +21,17 @@ import { applyEdits, TermScanner } from './terms.js';
 type KeyDecision =
   | { kind: 'remove' }
   | { kind: 'block'; action: PrivacyAction; reason: string }
-  | { kind: 'scan'; sql: boolean; url: boolean; maxBytes: number; cookie: boolean };
+  | { kind: 'scan'; sql: boolean; url: boolean; maxBytes: number; cookie: boolean; plain: boolean };
+
+/**
+ * Short values scanned and found clean are remembered: a trace's pids, MFAs,
+ * message kinds and request names repeat on almost every event, and a lookup
+ * costs a fraction of the detectors' hints. What a scan finds depends on the
+ * text alone under a plain key (no sanitizer, no cookie key, within the size
+ * limit), so the memory is shared by all plain keys. Bounded; cleared when full.
+ */
+const CLEAN_MAX_LENGTH = 128;
+const CLEAN_MAX_VALUES = 4096;
 
 /** Attribute keys whose every string literal is a secret when the function is one that takes secrets, by event type. */
 const SECRET_ARG_KEYS: Record<string, ReadonlySet<string>> = {
@@ -43,6 +53,7 @@ export const REDACTED_COUNT = 'scope.redacted.count';
 
 export class Redactor {
   private readonly decisions = new Map<string, KeyDecision>();
+  private readonly clean = new Set<string>();
   private readonly allowed?: StringMatcher;
   private readonly blocked: Array<{ match: StringMatcher; action: PrivacyAction }>;
   private readonly scanners: ValueScanner[];
@@ -137,17 +148,19 @@ export class Redactor {
   private decide(key: string): KeyDecision {
     let d = this.decisions.get(key);
     if (d) return d;
-    if (key === REDACTED_COUNT) d = { kind: 'scan', sql: false, url: false, maxBytes: 0, cookie: false };
+    if (key === REDACTED_COUNT) d = { kind: 'scan', sql: false, url: false, maxBytes: 0, cookie: false, plain: true };
     else if (this.allowed && !this.allowed(key)) d = { kind: 'remove' };
     else {
       const rule = this.blocked.find((b) => b.match(key));
       if (rule) d = { kind: 'block', action: rule.action, reason: 'blocked_key' };
       else if (this.secretKeys && SECRET_KEY_PATTERN.test(key)) d = { kind: 'block', action: this.actionOf('password_keys'), reason: 'password_keys' };
       else {
+        const sql = this.sqlKeys.has(key);
+        const url = this.urlKeys.has(key);
+        const cookie = this.cookie && /cookie/i.test(key);
         d = {
-          kind: 'scan', sql: this.sqlKeys.has(key), url: this.urlKeys.has(key),
+          kind: 'scan', sql, url, cookie, plain: !sql && !url && !cookie,
           maxBytes: this.stateKeys.has(key) ? this.config.max_state_bytes : this.termKeys.has(key) ? this.config.max_term_bytes : 0,
-          cookie: this.cookie && /cookie/i.test(key),
         };
       }
     }
@@ -276,7 +289,13 @@ export class Redactor {
 
   private value(value: AttributeValue, d: Extract<KeyDecision, { kind: 'scan' }>, secretLiterals: boolean): AttributeValue | undefined {
     if (typeof value === 'string') {
+      const remembered = d.plain && !secretLiterals && value.length <= CLEAN_MAX_LENGTH && (d.maxBytes === 0 || value.length <= d.maxBytes);
+      if (remembered && this.clean.has(value)) return value;
       const s = this.scanString(value, d, secretLiterals);
+      if (remembered && s === value) {
+        if (this.clean.size >= CLEAN_MAX_VALUES) this.clean.clear();
+        this.clean.add(value);
+      }
       return s === null ? undefined : s;
     }
     if (Array.isArray(value)) {
